@@ -1,0 +1,55 @@
+import pytest
+
+from track1.config import ConfigError, load_config
+
+
+def test_default_and_imagenet_load(fm_cfg, in_cfg):
+    assert fm_cfg.profile.name == "fashion_mnist" and in_cfg.profile.name == "imagenet"
+    assert in_cfg.profile.base_channels == [64, 128, 256, 512] and in_cfg.profile.divisor == 8
+    assert in_cfg.profile.stem_kernel == 7 and in_cfg.profile.stem_pool is True
+    # `base:` inherits everything not overridden
+    assert in_cfg.profile.depth_range == fm_cfg.profile.depth_range
+
+
+def test_overrides_of_any_key():
+    cfg = load_config(None, ["standalone.epochs=3", "profile.base_channels=[16,16,20,20]", "data.root=/x"])
+    assert cfg.standalone.epochs == 3.0 and cfg.profile.base_channels == [16, 16, 20, 20]
+    assert cfg.data.root == "/x"
+
+
+@pytest.mark.parametrize("override,msg", [
+    ("profile.divisr=8", "config key 'profile.divisr': unknown key"),
+    ("nosuch=1", "config key 'nosuch': unknown key"),
+    ("profile.divisor=eight", "config key 'profile.divisor': expected int"),
+    ("profile.divisor=0", "config key 'profile.divisor': 0 is below the minimum 1"),
+    ("profile.stem_pool=3", "config key 'profile.stem_pool': expected bool"),
+    ("profile.base_channels=[16,20,24]", "config key 'profile.base_channels': expected 4 items"),
+    ("profile.base_channels=16", "config key 'profile.base_channels': expected a list"),
+    ("profile.stage_codes=[[1,2],[1],[1],[9]]", "config key 'profile.stage_codes[3][0]': 9 is above the maximum 7"),
+    ("standalone.optimizer=sgdd", "config key 'standalone.optimizer': 'sgdd' is not one of"),
+    ("standalone.momentum=1.5", "config key 'standalone.momentum': 1.5 is above the maximum 1.0"),
+    ("standalone.warmup_epochs=100", "config key 'standalone.warmup_epochs': 100.0 exceeds epochs"),
+    ("profile.depth_range=[[3,2],[2,5],[2,8],[2,5]]", "config key 'profile.depth_range[0]'"),
+    ("data.root=[1]", "config key 'data.root': expected str"),
+    ("profile=3", "config key 'profile': expected a mapping"),
+    ("seed", "override 'seed': expected key=value"),
+    ("profile.name.x=1", "is not a section"),
+])
+def test_bad_values_named_in_one_line(override, msg):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, [override])
+    assert msg in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_files(tmp_path):
+    (tmp_path / "bad.yaml").write_text("profile: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(tmp_path / "bad.yaml"))
+    (tmp_path / "missing.yaml").write_text("base: fashion_mnist.yaml\n")
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config("no_such_profile")
+    (tmp_path / "partial.yaml").write_text("seed: 1\n")
+    with pytest.raises(ConfigError, match="config key 'profile': missing"):
+        load_config(str(tmp_path / "partial.yaml"))

@@ -1,0 +1,79 @@
+"""Ground-truth benchmark tooling.
+
+    python tools/gt.py select  --candidates FILE --n 100 --repeats 20 --out DIR/selection.json
+    python tools/gt.py summary RUNS.jsonl [--seeds 0 1]
+    python tools/gt.py to-gt   RUNS.jsonl --out DIR/gt.json
+"""
+import argparse
+import json
+import sys
+
+from _common import add_config_args, fail, run_main
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = add_config_args(sub.add_parser("select", help="choose the benchmark codes (seeded, stratified)"))
+    s.add_argument("--candidates", default=None)
+    s.add_argument("--n", type=int, default=100)
+    s.add_argument("--repeats", type=int, default=20)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    m = sub.add_parser("summary", help="n codes, accuracy range, noise ceiling, tau of MACs/params")
+    m.add_argument("runs")
+    m.add_argument("--seeds", nargs=2, type=int, default=[0, 1])
+    m.add_argument("--json", action="store_true")
+    g = sub.add_parser("to-gt", help="results -> official-format GT (mean over seeds)")
+    g.add_argument("runs")
+    g.add_argument("--out", required=True)
+    g.add_argument("--metric", default="acc", choices=["acc", "test_loss"])
+    args = p.parse_args()
+
+    from track1.io_utils import atomic_write_json, read_jsonl
+    if args.cmd == "select":
+        from track1.candidates import load_candidates, resolve_path
+        from track1.config import load_config
+        from track1.gt.select import select_codes
+        from track1.profile import Profile
+        cfg = load_config(args.config, args.overrides)
+        prof = Profile.from_config(cfg)
+        path = resolve_path(args.candidates, cfg)
+        if path is None:
+            fail("no candidate file: pass --candidates, set config 'candidates' or $TRACK1_CANDIDATES")
+        try:
+            sel = select_codes(load_candidates(path, prof.space), prof, args.n, args.repeats, args.seed)
+        except ValueError as e:
+            fail(str(e))
+        rep = set(sel["repeat_keys"])
+        out = {"rule": f"select_codes(n={args.n}, repeats={args.repeats}, seed={args.seed}): one code per "
+                       "MAC stratum, rarest stage depths first; repeats evenly spread over MACs",
+               "candidates": path.name, "profile": prof.name,
+               "codes": {k: {"arch": c, "macs": mc, "repeat": k in rep} for k, c, mc in sel["codes"]}}
+        atomic_write_json(args.out, out, indent=1)
+        print(f"{len(sel['codes'])} codes ({len(rep)} repeated) -> {args.out}")
+        return
+    try:
+        runs = read_jsonl(args.runs)
+    except ValueError as e:
+        fail(str(e))
+    if not runs:
+        fail(f"'{args.runs}' holds no results")
+    if len({r.get('protocol') for r in runs}) > 1:
+        fail(f"'{args.runs}' mixes protocols {sorted({r.get('protocol') for r in runs})}")
+    if args.cmd == "summary":
+        from track1.gt.summary import format_summary, summarize
+        s = summarize(runs, tuple(args.seeds))
+        print(json.dumps(s, indent=1) if args.json else format_summary(s))
+    else:
+        from track1.gt.summary import to_gt
+        try:
+            gt = to_gt(runs, args.metric)
+        except ValueError as e:
+            fail(str(e))
+        atomic_write_json(args.out, gt, indent=1)
+        print(f"{len(gt)} codes -> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,130 @@
+"""ImageNet in the ImageFolder layout: ROOT/train/<class>/<image>, ROOT/val/<class>/<image>.
+
+Images are decoded on the fly by a paddle.io.DataLoader (too large to preload); the split
+API matches the in-memory one: `batches(batch_size, rng, augment=..., limit=...)`.
+`train` minus a seeded `val_size` hold-out is for training, the hold-out scores candidates,
+and ROOT/val is the test set (ground truth).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .common import DataError
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(3, 1, 1)
+STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(3, 1, 1)
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def scan(folder: Path, classes=None):
+    if not folder.is_dir():
+        raise DataError(f"ImageNet: '{folder}' is missing (expected ImageFolder layout ROOT/train, ROOT/val)")
+    found = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    if not found:
+        raise DataError(f"ImageNet: '{folder}' has no class folders (expected {folder}/<class>/<image>)")
+    if classes is not None and found != classes:
+        extra = sorted(set(found) ^ set(classes))[:3]
+        raise DataError(f"ImageNet: class folders of '{folder}' differ from train's (e.g. {extra})")
+    files, labels = [], []
+    for i, c in enumerate(found):
+        imgs = sorted(f for f in os.listdir(folder / c) if f.lower().endswith(EXTENSIONS))
+        if not imgs:
+            raise DataError(f"ImageNet: class folder '{folder / c}' holds no images")
+        files += [str(folder / c / f) for f in imgs]
+        labels += [i] * len(imgs)
+    return found, files, np.array(labels, np.int64)
+
+
+class FolderSplit:
+    def __init__(self, files, labels, image_size, workers, name):
+        self.files, self.labels = list(files), np.asarray(labels, np.int64)
+        self.image_size, self.workers, self.name = image_size, workers, name
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, idx, name=None):
+        return FolderSplit([self.files[i] for i in idx], self.labels[idx], self.image_size, self.workers,
+                           name or self.name)
+
+    def batches(self, batch_size, rng=None, augment=False, pad=0, flip=True, drop_last=False, limit=None):
+        import paddle
+        n = len(self) if limit is None else min(limit, len(self))
+        order = rng.permutation(len(self))[:n] if rng is not None else np.arange(n)
+        seed = int(rng.integers(2 ** 31)) if rng is not None else 0
+        ds = _Decode(self, order, augment and rng is not None, flip, seed)
+        loader = paddle.io.DataLoader(ds, batch_size=batch_size, shuffle=False, drop_last=drop_last,
+                                      num_workers=self.workers, return_list=True)
+        for x, y in loader:
+            yield np.asarray(x), np.asarray(y)
+
+
+class _Decode:
+    """Decode + crop one image; randomness from (seed, position), so workers are deterministic."""
+
+    def __init__(self, split, order, augment, flip, seed):
+        self.split, self.order, self.augment, self.flip, self.seed = split, order, augment, flip, seed
+
+    def __len__(self):
+        return len(self.order)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        j = int(self.order[i])
+        size = self.split.image_size
+        with Image.open(self.split.files[j]) as im:
+            im = im.convert("RGB")
+            if self.augment:
+                rng = np.random.default_rng([self.seed, i])
+                im = _random_resized_crop(im, size, rng)
+                if self.flip and rng.random() < 0.5:
+                    im = im.transpose(Image.FLIP_LEFT_RIGHT)
+            else:
+                short = int(round(size / 0.875))
+                w, h = im.size
+                s = short / min(w, h)
+                im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+                w, h = im.size
+                left, top = (w - size) // 2, (h - size) // 2
+                im = im.crop((left, top, left + size, top + size))
+            x = np.asarray(im, np.float32).transpose(2, 0, 1) / 255.0
+        return (x - MEAN) / STD, self.split.labels[j]
+
+
+def _random_resized_crop(im, size, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    from PIL import Image
+    w, h = im.size
+    for _ in range(10):
+        area = w * h * rng.uniform(*scale)
+        r = np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1])))
+        cw, ch = int(round(np.sqrt(area * r))), int(round(np.sqrt(area / r)))
+        if 0 < cw <= w and 0 < ch <= h:
+            left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+            return im.resize((size, size), Image.BILINEAR, box=(left, top, left + cw, top + ch))
+    return im.resize((size, size), Image.BILINEAR)
+
+
+def load_imagenet_splits(root, cfg) -> dict:
+    if not root:
+        raise DataError("ImageNet: no data root; set data.root (or --set data.root=PATH) to a folder "
+                        "holding train/ and val/ in the ImageFolder layout")
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"ImageNet: data root '{root}' does not exist")
+    size, workers = cfg["profile"]["image_size"], cfg["data"]["workers"]
+    classes, files, labels = scan(root / "train")
+    if len(classes) != cfg["profile"]["num_classes"]:
+        raise DataError(f"ImageNet: '{root / 'train'}' has {len(classes)} classes, profile.num_classes is "
+                        f"{cfg['profile']['num_classes']}")
+    _, vfiles, vlabels = scan(root / "val", classes)
+    full = FolderSplit(files, labels, size, workers, "train")
+    val_size = cfg["data"]["val_size"]
+    if not 0 <= val_size < len(full):
+        raise DataError(f"data.val_size {val_size} must be below the {len(full)} training images")
+    perm = np.random.default_rng(cfg["data"]["split_seed"]).permutation(len(full))
+    return {"train": full.subset(np.sort(perm[val_size:]), "train"),
+            "val": full.subset(np.sort(perm[:val_size]), "val"),
+            "test": FolderSplit(vfiles, vlabels, size, workers, "test")}

@@ -1,0 +1,1 @@
+"""Ground truth: stand-alone training protocol, runs, results files and the benchmark."""

@@ -1,0 +1,24 @@
+"""The stand-alone training protocol (config section `standalone`) and its schedule."""
+from __future__ import annotations
+
+import math
+
+from ..config import section_hash
+
+
+def lr_at(step: int, total: int, warmup: int, base: float, schedule: str) -> float:
+    """Linear warmup over `warmup` steps, then cosine to zero or constant."""
+    if warmup and step < warmup:
+        return base * (step + 1) / warmup
+    if schedule == "constant":
+        return base
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def protocol_hash(cfg) -> str:
+    """Identity of everything that decides a stand-alone result, except the code and seed
+    (the backend and thread count change speed, not the result, and are left out)."""
+    st = {k: v for k, v in cfg["standalone"].items() if k not in ("backend", "threads")}
+    data = {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed", "pad_crop", "flip")}
+    return section_hash({"standalone": st, "profile": cfg["profile"], "data": data})

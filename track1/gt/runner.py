@@ -1,0 +1,94 @@
+"""Run many (code, seed) stand-alone trainings into one results file, resumably.
+
+One line per finished run, appended by the parent process only (single write + fsync), so
+killing anything at any moment loses at most the runs in progress. A restart with the
+same arguments skips finished pairs. A results file with another protocol is refused.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+
+from ..io_utils import FileLock, append_line, read_jsonl
+from ..version import code_version
+from .protocol import protocol_hash
+
+_WORKER = {}
+
+
+class ProtocolMismatch(RuntimeError):
+    pass
+
+
+def finished_pairs(path, protocol: str) -> set:
+    done = set()
+    for i, r in enumerate(read_jsonl(path, repair=True), 1):
+        if r.get("protocol") != protocol:
+            raise ProtocolMismatch(f"results file '{path}' line {i} has protocol {r.get('protocol')}, "
+                                   f"this config has {protocol}: use another --out (protocols never mix)")
+        done.add((r["arch"], int(r["seed"])))
+    return done
+
+
+def _init_worker(cfg, threads, parent):
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import track1  # noqa: F401  (silences Paddle's import-time warning)
+    from ..data import load_splits
+    _WORKER.update(cfg=cfg, splits=load_splits(cfg), parent=parent)
+
+
+def _orphan_check(step, total, loss):
+    # A killed parent must not leave workers burning CPU for results nobody will write.
+    if os.getppid() != _WORKER["parent"]:
+        os._exit(3)
+
+
+def _run_task(task):
+    from .trainer import train_one
+    key, code, seed, curve = task
+    rec = train_one(_WORKER["cfg"], code, seed, _WORKER["splits"], curve=curve, on_step=_orphan_check)
+    return key, rec
+
+
+def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> dict:
+    """`tasks`: [(key or None, canonical code, seed)]. Returns counts."""
+    protocol = protocol_hash(cfg)
+    version = code_version()
+    threads = cfg["standalone"]["threads"]
+    with FileLock(out):
+        done = finished_pairs(out, protocol)
+        todo = [(k, c, s, curve) for k, c, s in tasks if (c, s) not in done]
+        log(f"{len(tasks)} runs asked, {len(tasks) - len(todo)} already in {out}, {len(todo)} to do "
+            f"with {jobs} worker(s), protocol {protocol}")
+        if not todo:
+            return {"asked": len(tasks), "done_before": len(tasks), "ran": 0}
+        # glibc would hand Paddle's large buffers back to the OS after every op and fault
+        # them in again (about 10% of the time in system calls); keep them in the heap.
+        for k, v in (("MALLOC_MMAP_THRESHOLD_", "4294967296"), ("MALLOC_TRIM_THRESHOLD_", "17179869184"),
+                     ("MALLOC_TOP_PAD_", "536870912")):
+            os.environ.setdefault(k, v)
+        ctx = mp.get_context("spawn")
+        t0, ran = time.time(), 0
+        with ctx.Pool(jobs, initializer=_init_worker, initargs=(cfg, threads, os.getpid()),
+                      maxtasksperchild=8) as pool:
+            for key, rec in pool.imap_unordered(_run_task, todo):
+                rec.update(protocol=protocol, code_version=version,
+                           finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                if key is not None:
+                    rec = {"key": key, **rec}
+                append_line(out, _dumps(rec))
+                ran += 1
+                eta = (time.time() - t0) / ran * (len(todo) - ran)
+                log(f"[{ran}/{len(todo)}] {rec.get('key', '')} {rec['arch']} seed {rec['seed']}: "
+                    f"acc {rec['acc']:.4f} loss {rec['test_loss']:.4f} ({rec['wall_s']:.0f}s, "
+                    f"ETA {eta / 60:.0f} min)")
+                sys.stdout.flush()
+        return {"asked": len(tasks), "done_before": len(tasks) - len(todo), "ran": ran}
+
+
+def _dumps(rec) -> str:
+    import json
+    return json.dumps(rec, separators=(",", ":"))

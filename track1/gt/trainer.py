@@ -1,0 +1,97 @@
+"""Train one code stand-alone under the protocol and evaluate it on the test images."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import paddle
+
+from ..classifier import evaluate, make_classifier
+from ..models.standalone import StandaloneNet
+from ..profile import Profile
+from .protocol import lr_at
+
+
+def training_subset(split, n_images: int, split_seed: int):
+    """The protocol's training images: a fixed seeded subset, the same for every code and seed."""
+    if n_images >= len(split):
+        return split
+    idx = np.sort(np.random.default_rng(split_seed + 1).permutation(len(split))[:n_images])
+    return split.subset(idx)
+
+
+def train_one(cfg, code: str, seed: int, splits: dict, backend: str | None = None,
+              curve: bool = False, on_step=None, max_steps: int | None = None) -> dict:
+    """Returns the result record (without file bookkeeping fields).
+
+    `on_step(step, total, loss)` is called after every step (progress, cancellation);
+    `max_steps` truncates training (tests), `curve` evaluates the test set every epoch.
+    """
+    profile = Profile.from_config(cfg)
+    st, data = cfg["standalone"], cfg["data"]
+    code = profile.space.canonical(code)
+    backend = backend or st["backend"]
+    train = training_subset(splits["train"], st["train_images"], data["split_seed"])
+    test = splits["test"]
+    bs = st["batch_size"]
+    steps_per_epoch = len(train) // bs
+    if steps_per_epoch == 0:
+        raise ValueError(f"standalone.batch_size {bs} exceeds the {len(train)} training images")
+    total = max(1, round(st["epochs"] * steps_per_epoch))
+    warmup = round(st["warmup_epochs"] * steps_per_epoch)
+    if max_steps is not None:
+        total = min(total, max_steps)
+
+    def make_net():
+        paddle.seed(seed)
+        return StandaloneNet(profile, code, zero_init_last_bn=st["zero_init_last_bn"])
+
+    clf = make_classifier(backend, make_net, profile.input_shape(bs),
+                          lr_fn=lambda s: lr_at(s, total, warmup, st["lr"], st["schedule"]),
+                          momentum=st["momentum"], nesterov=st["nesterov"],
+                          weight_decay=st["weight_decay"], label_smoothing=st["label_smoothing"])
+    rng = np.random.default_rng(seed)
+    aug = dict(augment=st["augment"], pad=data["pad_crop"], flip=data["flip"])
+    t0 = time.time()
+    step, epoch, losses, points = 0, 0, [], []
+
+    def test_eval():
+        return evaluate(clf, test.batches(st["eval_batch_size"], limit=st["eval_images"]))
+
+    while step < total:
+        epoch_losses = []
+        for x, y in train.batches(bs, rng, drop_last=True, **aug):
+            loss = clf.train_step(x, y)
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"arch {code} seed {seed}: loss became {loss} at step {step}")
+            epoch_losses.append(loss)
+            step += 1
+            if on_step:
+                on_step(step, total, loss)
+            if step >= total:
+                break
+        epoch += 1
+        losses = epoch_losses
+        if curve:
+            bn_recal(clf, train, st, rng)
+            r = test_eval()
+            points.append({"epoch": round(step / steps_per_epoch, 3), "acc": r["acc"], "loss": r["loss"],
+                           "train_loss": float(np.mean(epoch_losses))})
+    train_time = time.time() - t0
+    bn_recal(clf, train, st, rng)
+    result = test_eval()
+    record = {
+        "arch": code, "seed": int(seed), "acc": result["acc"], "test_loss": result["loss"],
+        "train_loss": float(np.mean(losses)), **profile.cost(code),
+        "steps": step, "epochs": round(step / steps_per_epoch, 3), "backend": backend,
+        "train_img_per_s": round(step * bs / train_time, 1), "wall_s": round(time.time() - t0, 1),
+    }
+    if curve:
+        record["curve"] = points
+    return record
+
+
+def bn_recal(clf, train, st, rng):
+    n = st["bn_recalib_images"]
+    if n > 0:
+        clf.recalibrate_bn(x for x, _ in train.batches(st["batch_size"], rng, limit=n))

@@ -1,0 +1,52 @@
+"""Elastic ops: layers that hold the widest weights and run on their leading channels.
+
+The active input width is read off the input tensor; the active output width is set by the
+block that owns the layer. Slicing keeps channel 0..c-1, so a sub-network's weights are the
+leading slices of the supernet's (importance re-ordering, if added, permutes before slicing).
+"""
+from __future__ import annotations
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .standalone import _KAIMING
+
+
+class ElasticConv2D(nn.Conv2D):
+    def __init__(self, max_in, max_out, kernel, stride=1, pad=None):
+        super().__init__(max_in, max_out, kernel, stride=stride,
+                         padding=kernel // 2 if pad is None else pad,
+                         weight_attr=paddle.ParamAttr(initializer=_KAIMING), bias_attr=False)
+        self.active_out = max_out
+
+    def active_weight(self, cin):
+        return self.weight[:self.active_out, :cin]
+
+    def forward(self, x):
+        return F.conv2d(x, self.active_weight(x.shape[1]), stride=self._stride, padding=self._padding)
+
+
+class ElasticBatchNorm2D(nn.BatchNorm2D):
+    """BN over the leading channels; in training the sliced running stats are written back."""
+
+    def forward(self, x):
+        c = x.shape[1]
+        if c == self._num_features:
+            return F.batch_norm(x, self._mean, self._variance, self.weight, self.bias,
+                                training=self.training, momentum=self._momentum, epsilon=self._epsilon)
+        # Copies, updated by batch_norm and written back: whether a slice is a view is a
+        # Paddle implementation detail, and writing into a view used by autograd is an error.
+        mean, var = self._mean[:c].clone(), self._variance[:c].clone()
+        out = F.batch_norm(x, mean, var, self.weight[:c], self.bias[:c], training=self.training,
+                           momentum=self._momentum, epsilon=self._epsilon)
+        if self.training:
+            with paddle.no_grad():
+                self._mean[:c] = mean
+                self._variance[:c] = var
+        return out
+
+
+class ElasticLinear(nn.Linear):
+    def forward(self, x):
+        return F.linear(x, self.weight[:x.shape[1]], self.bias)

@@ -1,0 +1,114 @@
+"""The plain stand-alone network of one code, laid out like the official Track 1 model.
+
+Parameter names follow the official model (`blocks.0` = stem, `blocks.i` = BasicBlock with
+conv1/bn1/conv2/bn2 and `downsample` = 1x1 conv + BN, `blocks.-1` = head with `fc`), so
+a state dict moves between the two without key conversion.
+"""
+from __future__ import annotations
+
+import paddle
+import paddle.nn as nn
+
+from ..profile import Profile
+from ..space import BlockSpec
+
+_KAIMING = nn.initializer.KaimingNormal()
+
+
+def conv(cin, cout, k, stride=1, pad=None):
+    return nn.Conv2D(cin, cout, k, stride=stride, padding=k // 2 if pad is None else pad,
+                     weight_attr=paddle.ParamAttr(initializer=_KAIMING), bias_attr=False)
+
+
+class Stem(nn.Layer):
+    def __init__(self, cin, cout, kernel, stride, pool):
+        super().__init__()
+        self.conv = conv(cin, cout, kernel, stride)
+        self.bn = nn.BatchNorm2D(cout)
+        self.relu = nn.ReLU()
+        self.maxpool = nn.MaxPool2D(3, 2, 1) if pool else None
+
+    def forward(self, x):
+        x = self.relu(self.bn(self.conv(x)))
+        return self.maxpool(x) if self.maxpool is not None else x
+
+
+class BasicBlock(nn.Layer):
+    def __init__(self, spec: BlockSpec, zero_init_last_bn: bool = False):
+        super().__init__()
+        self.conv1 = conv(spec.cin, spec.mid, 3, spec.stride)
+        self.bn1 = nn.BatchNorm2D(spec.mid)
+        self.conv2 = conv(spec.mid, spec.cout, 3)
+        # Zero gamma makes the residual branch start as the identity: a deep net trains
+        # like a shallow one at first (Goyal et al. 2017).
+        gamma = paddle.ParamAttr(initializer=nn.initializer.Constant(0.0)) if zero_init_last_bn else None
+        self.bn2 = nn.BatchNorm2D(spec.cout, weight_attr=gamma)
+        self.relu = nn.ReLU()
+        self.downsample = nn.Sequential(conv(spec.cin, spec.cout, 1, spec.stride, 0),
+                                        nn.BatchNorm2D(spec.cout)) if spec.proj else None
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        identity = self.downsample(x) if self.downsample is not None else x
+        return self.relu(out + identity)
+
+
+class Head(nn.Layer):
+    def __init__(self, cin, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        return self.fc(x.mean(axis=[2, 3]))
+
+
+class StandaloneNet(nn.Layer):
+    def __init__(self, profile: Profile, code: str, zero_init_last_bn: bool = False):
+        super().__init__()
+        self.code = profile.space.canonical(code)
+        spec = profile.spec(self.code)
+        layers = [Stem(profile.in_channels, spec.stem, profile.stem_kernel, profile.stem_stride,
+                       profile.stem_pool)]
+        layers += [BasicBlock(b, zero_init_last_bn) for b in spec.blocks]
+        layers.append(Head(spec.out_channels, profile.num_classes))
+        self.blocks = nn.LayerList(layers)
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+
+def build_standalone(profile: Profile, code: str, zero_init_last_bn: bool = False) -> StandaloneNet:
+    return StandaloneNet(profile, code, zero_init_last_bn)
+
+
+def count_layers(model: nn.Layer, input_shape) -> dict:
+    """MACs and trainable params counted layer by layer on a real forward (for testing the
+    analytic cost model): hooks on every Conv2D and Linear record their output shapes."""
+    macs = [0]
+    hooks = []
+
+    def conv_hook(layer, inp, out):
+        k = layer.weight.shape
+        macs[0] += int(out.shape[1] * out.shape[2] * out.shape[3] * k[1] * k[2] * k[3]) * out.shape[0]
+
+    def fc_hook(layer, inp, out):
+        macs[0] += int(layer.weight.shape[0] * layer.weight.shape[1]) * out.shape[0]
+
+    for layer in model.sublayers():
+        if isinstance(layer, nn.Conv2D):
+            hooks.append(layer.register_forward_post_hook(conv_hook))
+        elif isinstance(layer, nn.Linear):
+            hooks.append(layer.register_forward_post_hook(fc_hook))
+    was_training = model.training
+    model.eval()
+    with paddle.no_grad():
+        model(paddle.zeros(input_shape))
+    if was_training:
+        model.train()
+    for h in hooks:
+        h.remove()
+    params = sum(int(p.size) for p in model.parameters() if not p.stop_gradient)
+    return {"macs": macs[0] // input_shape[0], "params": params}

@@ -1,0 +1,155 @@
+"""The weight-sharing supernet: elastic blocks at the largest widths and depths.
+
+Three layers, after once-for-all: elastic ops (elastic.py) -> elastic blocks (here) ->
+`SuperNet` with `set_active_subnet(code)` and `get_active_subnet(code)`, the latter
+returning the plain `StandaloneNet` of the code with the sliced weights copied in.
+"""
+from __future__ import annotations
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from ..profile import Profile
+from ..space import MAX_DEPTHS, NUM_STAGES
+from .elastic import ElasticBatchNorm2D, ElasticConv2D, ElasticLinear
+from .standalone import StandaloneNet
+
+
+class ElasticStem(nn.Layer):
+    def __init__(self, cin, max_out, kernel, stride, pool):
+        super().__init__()
+        self.conv = ElasticConv2D(cin, max_out, kernel, stride)
+        self.bn = ElasticBatchNorm2D(max_out)
+        self.pool = pool
+
+    def set_active(self, width):
+        self.conv.active_out = width
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.conv(x)))
+        return F.max_pool2d(x, 3, 2, 1) if self.pool else x
+
+
+class ElasticBlock(nn.Layer):
+    """A BasicBlock whose conv widths are elastic; the projection runs exactly where the
+    stand-alone model of the active code has one (stride != 1 or cin != cout)."""
+
+    def __init__(self, max_in, max_mid, max_out, stride, has_proj):
+        super().__init__()
+        self.conv1 = ElasticConv2D(max_in, max_mid, 3, stride)
+        self.bn1 = ElasticBatchNorm2D(max_mid)
+        self.conv2 = ElasticConv2D(max_mid, max_out, 3)
+        self.bn2 = ElasticBatchNorm2D(max_out)
+        self.stride = stride
+        self.downsample = nn.Sequential(ElasticConv2D(max_in, max_out, 1, stride, 0),
+                                        ElasticBatchNorm2D(max_out)) if has_proj else None
+
+    def set_active(self, mid, out):
+        self.conv1.active_out = mid
+        self.conv2.active_out = out
+        if self.downsample is not None:
+            self.downsample[0].active_out = out
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.stride != 1 or x.shape[1] != out.shape[1]:
+            x = self.downsample(x)
+        return F.relu(out + x)
+
+
+class ElasticHead(nn.Layer):
+    def __init__(self, max_in, num_classes):
+        super().__init__()
+        self.fc = ElasticLinear(max_in, num_classes)
+
+    def forward(self, x):
+        return self.fc(x.mean(axis=[2, 3]))
+
+
+class SuperNet(nn.Layer):
+    """All 5/5/8/5 block slots at the profile's widest channels.
+
+    `blocks[0]` is the stem, `blocks[-1]` the head, and stage s's slots follow in order,
+    so parameter names match the official supernet/stand-alone layout.
+    """
+
+    def __init__(self, profile: Profile):
+        super().__init__()
+        self.profile = profile
+        sp = profile.space
+        widths = sp.max_widths()
+        layers = [ElasticStem(profile.in_channels, sp.max_stem(), profile.stem_kernel,
+                              profile.stem_stride, profile.stem_pool)]
+        self.slots = []
+        cin = sp.max_stem()
+        for s in range(NUM_STAGES):
+            slots = []
+            for i in range(MAX_DEPTHS[s]):
+                stride = sp.strides[s] if i == 0 else 1
+                slots.append(len(layers))
+                layers.append(ElasticBlock(cin if i == 0 else widths[s], widths[s], widths[s], stride,
+                                           i == 0 and self._needs_proj(s, stride)))
+            cin = widths[s]
+            self.slots.append(slots)
+        layers.append(ElasticHead(widths[-1], profile.num_classes))
+        self.blocks = nn.LayerList(layers)
+        self.active_code = None
+        self.set_active_subnet(sp.max_code())
+
+    def _needs_proj(self, s, stride):
+        """Whether any sub-network has a projection at the first block of stage s."""
+        sp = self.profile.space
+        if stride != 1:
+            return True
+        if s == 0:
+            return False  # the validity rules tie stage 1's output width to the stem's
+        prev = {sp.width(s - 1, c) for c in sp.stage_codes[s - 1]}
+        cur = {sp.width(s, c) for c in sp.stage_codes[s]}
+        return len(prev | cur) > 1
+
+    # ---------------------------------------------------------------- subnet control
+    def set_active_subnet(self, code: str):
+        sp = self.profile.space
+        arch = sp.parse(code)
+        self.blocks[0].set_active(sp.width(0, arch.stem))
+        for s, stage in enumerate(arch.blocks):
+            for i, (c1, c2) in enumerate(stage):
+                self.blocks[self.slots[s][i]].set_active(sp.width(s, c1), sp.width(s, c2))
+        self.active_depths = arch.depths
+        self.active_code = sp.encode(arch)
+        return self
+
+    def active_blocks(self):
+        for s in range(NUM_STAGES):
+            for idx in self.slots[s][:self.active_depths[s]]:
+                yield idx
+
+    def forward(self, x):
+        x = self.blocks[0](x)
+        for idx in self.active_blocks():
+            x = self.blocks[idx](x)
+        return self.blocks[-1](x)
+
+    @paddle.no_grad()
+    def get_active_subnet(self, code: str | None = None) -> StandaloneNet:
+        """The stand-alone model of `code` (default: the active one) with weights copied in."""
+        if code is not None:
+            self.set_active_subnet(code)
+        net = StandaloneNet(self.profile, self.active_code)
+        src = [self.blocks[0]] + [self.blocks[i] for i in self.active_blocks()] + [self.blocks[-1]]
+        for mine, theirs in zip(src, net.blocks):
+            for name, p in theirs.named_parameters():
+                p.set_value(_leading(mine, name, p.shape))
+            for name, b in theirs.named_buffers():
+                b.set_value(_leading(mine, name, b.shape))
+        return net
+
+
+def _leading(layer, name, shape):
+    """The leading slice of `layer`'s tensor `name` with the given shape."""
+    t = layer
+    for part in name.split("."):
+        t = getattr(t, part) if not part.isdigit() else t[int(part)]
+    return t[tuple(slice(0, n) for n in shape)]
