@@ -72,8 +72,9 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> d
             os.environ.setdefault(k, v)
         ctx = mp.get_context("spawn")
         t0, ran = time.time(), 0
-        with ctx.Pool(jobs, initializer=_init_worker, initargs=(cfg, threads, os.getpid()),
-                      maxtasksperchild=8) as pool:
+        pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(cfg, threads, os.getpid()),
+                        maxtasksperchild=8)
+        try:
             for key, rec in pool.imap_unordered(_run_task, todo):
                 rec.update(protocol=protocol, code_version=version,
                            finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -86,6 +87,12 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> d
                     f"acc {rec['acc']:.4f} loss {rec['test_loss']:.4f} ({rec['wall_s']:.0f}s, "
                     f"ETA {eta / 60:.0f} min)")
                 sys.stdout.flush()
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
         return {"asked": len(tasks), "done_before": len(tasks) - len(todo), "ran": ran}
 
 

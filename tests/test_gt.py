@@ -1,0 +1,172 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import paddle
+import pytest
+
+from track1.classifier import evaluate, make_classifier
+from track1.config import load_config
+from track1.data import load_splits
+from track1.gt.protocol import lr_at, protocol_hash
+from track1.gt.runner import ProtocolMismatch, finished_pairs
+from track1.gt.select import select_codes
+from track1.gt.summary import summarize, to_gt
+from track1.gt.trainer import train_one
+from track1.io_utils import append_line, read_jsonl
+from track1.models.standalone import StandaloneNet
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["standalone.train_images=512", "standalone.epochs=2", "standalone.warmup_epochs=0.5",
+        "standalone.batch_size=64", "standalone.bn_recalib_images=128", "standalone.eval_images=256",
+        "standalone.eval_batch_size=128"]
+CODE = "1222233333000000333300000055550000000000007777000000"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    cfg = load_config(None, TINY)
+    return cfg, load_splits(cfg)
+
+
+def test_lr_schedule():
+    assert lr_at(0, 100, 10, 0.1, "cosine") == pytest.approx(0.01)
+    assert lr_at(9, 100, 10, 0.1, "cosine") == pytest.approx(0.1)
+    assert lr_at(10, 100, 10, 0.1, "cosine") == pytest.approx(0.1)
+    assert lr_at(55, 100, 10, 0.1, "cosine") == pytest.approx(0.05)
+    assert lr_at(99, 100, 10, 0.1, "cosine") < 0.001
+    assert lr_at(50, 100, 0, 0.1, "constant") == 0.1
+
+
+def test_static_and_dygraph_losses_match_step_by_step(tiny):
+    cfg, splits = tiny
+    prof_make = lambda: (paddle.seed(3), StandaloneNet(__import__("track1.profile", fromlist=["Profile"])
+                                                      .Profile.from_config(cfg), CODE, True))[1]
+    batches = list(splits["train"].batches(32, np.random.default_rng(0), limit=128))
+    losses = {}
+    for backend in ("static", "dygraph"):
+        clf = make_classifier(backend, prof_make, [32, 1, 28, 28], lr_fn=lambda s: 0.05, momentum=0.9,
+                              nesterov=True, weight_decay=5e-4, label_smoothing=0.1)
+        losses[backend] = [clf.train_step(x, y) for x, y in batches]
+        clf.recalibrate_bn(x for x, _ in batches)
+        losses[backend + "_eval"] = evaluate(clf, splits["val"].batches(128, limit=256))["loss"]
+    np.testing.assert_allclose(losses["static"], losses["dygraph"], rtol=2e-4)
+    assert losses["static"][-1] < losses["static"][0]
+    assert losses["static_eval"] == pytest.approx(losses["dygraph_eval"], rel=1e-3)
+
+
+def test_train_one_record_and_determinism(tiny):
+    cfg, splits = tiny
+    a = train_one(cfg, CODE, 0, splits)
+    b = train_one(cfg, CODE, 0, splits)
+    for k in ("arch", "seed", "acc", "test_loss", "train_loss", "macs", "params", "steps", "backend"):
+        assert k in a
+    assert a["acc"] == b["acc"] and a["test_loss"] == b["test_loss"]
+    assert a["acc"] > 0.2          # well above 10% chance after 16 steps
+    c = train_one(cfg, CODE, 1, splits)
+    assert c["train_loss"] != a["train_loss"]
+
+
+def test_protocol_hash_tracks_protocol_not_speed_settings():
+    base = protocol_hash(load_config(None, TINY))
+    assert protocol_hash(load_config(None, TINY + ["standalone.threads=2", "standalone.backend=dygraph"])) == base
+    assert protocol_hash(load_config(None, TINY + ["standalone.lr=0.2"])) != base
+    assert protocol_hash(load_config(None, TINY + ["profile.base_channels=[16,20,24,40]"])) != base
+
+
+def test_results_file_refuses_foreign_protocol(tmp_path):
+    p = tmp_path / "r.jsonl"
+    append_line(p, json.dumps({"arch": CODE, "seed": 0, "protocol": "aaa"}))
+    assert finished_pairs(p, "aaa") == {(CODE, 0)}
+    with pytest.raises(ProtocolMismatch, match="protocols never mix"):
+        finished_pairs(p, "bbb")
+
+
+def test_torn_line_is_dropped_and_repaired(tmp_path):
+    p = tmp_path / "r.jsonl"
+    append_line(p, json.dumps({"a": 1}))
+    with open(p, "a") as f:
+        f.write('{"a": 2, "b"')
+    assert read_jsonl(p) == [{"a": 1}]
+    read_jsonl(p, repair=True)
+    assert p.read_text() == '{"a": 1}\n'
+
+
+def test_selection_reproducible_and_stratified(fm_profile):
+    codes = fm_profile.space.sample_codes(600, seed=1)
+    kc = [(f"arch{i}", c) for i, c in enumerate(codes, 1)]
+    a = select_codes(kc, fm_profile, n=30, repeats=6, seed=0)
+    assert a == select_codes(kc, fm_profile, n=30, repeats=6, seed=0)
+    assert a != select_codes(kc, fm_profile, n=30, repeats=6, seed=1)
+    macs = sorted(fm_profile.macs(c) for c in codes)
+    chosen = sorted(m for _, _, m in a["codes"])
+    assert chosen[0] <= macs[len(macs) // 30] and chosen[-1] >= macs[-len(macs) // 30]
+    assert len(set(a["repeat_keys"])) == 6
+    depths3 = {fm_profile.parse(c).depths[2] for _, c, _ in a["codes"]}
+    assert depths3 == set(range(2, 9))
+
+
+def test_runs_to_gt_and_summary():
+    runs = []
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        code = f"c{i}"
+        for s in (0, 1) if i < 4 else (0,):
+            runs.append({"key": f"arch{10 - i}", "arch": code, "seed": s, "acc": 0.8 + 0.01 * i + 0.001 * rng.random(),
+                         "test_loss": 0.5 - 0.01 * i, "macs": 100 + i, "params": 10 + i, "wall_s": 1.0})
+    gt = to_gt(runs)
+    assert list(gt)[0] == "arch10" and gt["arch10"]["n_seeds"] == 2
+    assert gt["arch10"]["acc"] == pytest.approx(np.mean([r["acc"] for r in runs if r["arch"] == "c0"]))
+    s = summarize(runs)
+    assert s["acc"]["n_codes"] == 6 and s["acc"]["n_repeated"] == 4
+    assert s["acc"]["seed_tau"] == pytest.approx(1.0) and s["acc"]["tau_macs"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="carry no candidate key"):
+        to_gt([{**runs[0], "key": None}])
+
+
+def _tool(*args, log=None, **kw):
+    # Output to a file, never an unread pipe: a full pipe would stall the tool.
+    out = open(log, "w") if log else subprocess.PIPE
+    return subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "train_standalone.py"), *args],
+                            stdout=out, stderr=out if log else subprocess.PIPE, text=True, **kw)
+
+
+def test_cli_resume_after_kill(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    codes = tmp_path / "codes.json"
+    codes.write_text(json.dumps({"arch5": {"arch": CODE}, "arch9": {"arch": CODE[:42] + "6" + CODE[43:]}}))
+    sets = [a for o in TINY for a in ("--set", o)]
+    args = ["--codes", str(codes), "--seeds", "0", "1", "--out", str(out), *sets]
+    p = _tool(*args, log=tmp_path / "log1.txt", start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(read_jsonl(out)) < 1:
+        assert p.poll() is None, (tmp_path / "log1.txt").read_text()[-2000:]
+        time.sleep(0.5)
+    os.killpg(p.pid, signal.SIGKILL)          # parent and workers, mid-run
+    p.wait()
+    first = read_jsonl(out)
+    assert 1 <= len(first) < 4
+    p = _tool(*args)
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err
+    runs = read_jsonl(out)
+    pairs = [(r["arch"], r["seed"]) for r in runs]
+    assert len(runs) == 4 and len(set(pairs)) == 4
+    assert runs[:len(first)] == first
+    assert {r["key"] for r in runs} == {"arch5", "arch9"}
+    assert out.read_text().endswith("\n")
+    # a changed protocol is refused, nothing written
+    p = _tool(*args, "--set", "standalone.lr=0.3")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 2 and "protocols never mix" in err and len(read_jsonl(out)) == 4
+
+
+def test_cli_bad_code_one_line(tmp_path):
+    p = _tool("--codes", CODE[:-1] + "9", "--out", str(tmp_path / "x.jsonl"))
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and err.strip().count("\n") == 0 and "position 51" in err
+    assert not (tmp_path / "x.jsonl").exists()
