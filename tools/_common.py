@@ -10,7 +10,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("GLOG_minloglevel", "2")     # Paddle's C++ info lines
-os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import track1  # noqa: E402,F401  (filters Paddle's import-time warning)
 

@@ -86,6 +86,15 @@ def _schema():
             "workers": Field(I, 0, 64),
         },
         "candidates": Field(S, null=True),
+        "proxies": {
+            "batch_size": Field(I, 2, 4096),
+            "image_size": Field(I, 8, 1024, null=True),
+            "seed": Field(I, 0),
+            "data": Field(S, choices=("real", "random")),
+            "zen_repeats": Field(I, 1, 100),
+            "zen_mixup": Field(Fl, 0.0, 1.0),
+            "cache_dir": Field(S),
+        },
         "standalone": {
             "train_images": Field(I, 1),
             "epochs": Field(Fl, 0.0),

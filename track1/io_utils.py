@@ -31,9 +31,16 @@ def atomic_write_json(path, obj, indent=None):
 
 def append_line(path, line: str):
     """Append one line with a single write(2) and fsync: a kill leaves it whole or absent."""
-    if "\n" in line:
+    append_lines(path, [line])
+
+
+def append_lines(path, lines):
+    """Append lines with one write(2) and one fsync; a torn tail is dropped by read_jsonl."""
+    if any("\n" in line for line in lines):
         raise ValueError("a JSONL record must not contain a newline")
-    data = (line + "\n").encode()
+    if not lines:
+        return
+    data = "".join(line + "\n" for line in lines).encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, data)

@@ -26,6 +26,9 @@ class Profile:
     stem_stride: int
     stem_pool: bool
 
+    def __post_init__(self):
+        object.__setattr__(self, "_costs", {})     # code -> cost; a frozen dataclass holds it
+
     @classmethod
     def from_config(cls, cfg) -> "Profile":
         p = cfg["profile"] if "profile" in cfg else cfg
@@ -65,6 +68,14 @@ class Profile:
     # ------------------------------------------------------------- cost
     def cost(self, arch_or_code) -> dict:
         """{'macs', 'params'} of a code: convs + FC MACs, trainable params (conv, BN affine, FC)."""
+        if isinstance(arch_or_code, str):
+            hit = self._costs.get(arch_or_code)
+            if hit is None:
+                hit = self._costs[arch_or_code] = self._cost(arch_or_code)
+            return dict(hit)
+        return self._cost(arch_or_code)
+
+    def _cost(self, arch_or_code) -> dict:
         spec = self.spec(arch_or_code)
         s0 = conv_out(self.image_size, self.stem_kernel, self.stem_stride, self.stem_pad)
         k = self.stem_kernel

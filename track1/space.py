@@ -106,6 +106,8 @@ class SearchSpace:
         for codes in (self.stem_codes,) + self.stage_codes:
             if not codes or not set(codes) <= set(range(1, 8)):
                 raise ValueError(f"width codes must be a non-empty subset of 1..7, got {list(codes)}")
+        self._width = [[0] + [make_divisible(b * r, self.divisor) for r in RATIOS] for b in self.base]
+        self._parsed = {}       # code -> Arch: 45,000 candidates are parsed many times
         # The stem feeds stage 1 without a projection, so the two must be able to agree.
         if not {self.width(0, c) for c in self.stem_codes} & {self.width(0, c) for c in self.stage_codes[0]}:
             raise ValueError("no stem width code gives a width that stage 1 can output")
@@ -113,7 +115,7 @@ class SearchSpace:
     # ----------------------------------------------------------------- channels
     def width(self, stage: int, code: int) -> int:
         """Channels of width code `code` in stage `stage` (the stem uses stage 0's base)."""
-        return make_divisible(self.base[stage] * RATIOS[code - 1], self.divisor)
+        return self._width[stage][code]
 
     def max_widths(self) -> tuple:
         """Per stage, the widest channel count any allowed code gives (supernet sizes)."""
@@ -135,6 +137,14 @@ class SearchSpace:
     # ----------------------------------------------------------------- parsing
     def parse(self, code) -> Arch:
         """Parse and validate a 52- or 51-char code; raise CodeError naming position and rule."""
+        arch = self._parsed.get(code) if isinstance(code, str) else None
+        if arch is None:
+            arch = self._parse(code)
+            if len(self._parsed) < 500_000:
+                self._parsed[code] = arch
+        return arch
+
+    def _parse(self, code) -> Arch:
         if not isinstance(code, str):
             raise CodeError(f"arch code {code!r}: expected a string of digits, got {type(code).__name__}")
         if len(code) not in (OFFICIAL_LEN, RULES_LEN):

@@ -6,12 +6,12 @@ same arguments skips finished pairs. A results file with another protocol is ref
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sys
 import time
 
 from ..io_utils import FileLock, append_line, read_jsonl
+from ..parallel import worker_env, worker_pool
 from ..version import code_version
 from .protocol import protocol_hash
 
@@ -33,8 +33,7 @@ def finished_pairs(path, protocol: str) -> set:
 
 
 def _init_worker(cfg, threads, parent):
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("GLOG_minloglevel", "2")
+    worker_env(threads)
     import track1  # noqa: F401  (silences Paddle's import-time warning)
     from ..data import load_splits
     _WORKER.update(cfg=cfg, splits=load_splits(cfg), parent=parent)
@@ -65,16 +64,8 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> d
             f"with {jobs} worker(s), protocol {protocol}")
         if not todo:
             return {"asked": len(tasks), "done_before": len(tasks), "ran": 0}
-        # glibc would hand Paddle's large buffers back to the OS after every op and fault
-        # them in again (about 10% of the time in system calls); keep them in the heap.
-        for k, v in (("MALLOC_MMAP_THRESHOLD_", "4294967296"), ("MALLOC_TRIM_THRESHOLD_", "17179869184"),
-                     ("MALLOC_TOP_PAD_", "536870912")):
-            os.environ.setdefault(k, v)
-        ctx = mp.get_context("spawn")
         t0, ran = time.time(), 0
-        pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(cfg, threads, os.getpid()),
-                        maxtasksperchild=8)
-        try:
+        with worker_pool(jobs, _init_worker, (cfg, threads, os.getpid()), maxtasksperchild=8) as pool:
             for key, rec in pool.imap_unordered(_run_task, todo):
                 rec.update(protocol=protocol, code_version=version,
                            finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -87,12 +78,6 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> d
                     f"acc {rec['acc']:.4f} loss {rec['test_loss']:.4f} ({rec['wall_s']:.0f}s, "
                     f"ETA {eta / 60:.0f} min)")
                 sys.stdout.flush()
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
         return {"asked": len(tasks), "done_before": len(tasks) - len(todo), "ran": ran}
 
 

@@ -1,0 +1,31 @@
+"""Fisher (Theis et al. 2018; channel saliency as in Turner et al. 2020): for every ReLU
+output a, sum over channels of (1/2) * (sum over batch and space of a * dL/da)^2 / batch."""
+import paddle
+import paddle.nn.functional as F
+
+from . import PROXIES
+
+
+@PROXIES.register("fisher", sign=1, needs_net=True)
+def fisher(ctx):
+    net = ctx.net(train=True)
+    x, y = ctx.batch()
+    acts, handles = [], []
+
+    def hook(layer, inp, out):
+        out.retain_grads()
+        acts.append(out)
+
+    for layer in net.sublayers():
+        if isinstance(layer, paddle.nn.ReLU):
+            handles.append(layer.register_forward_post_hook(hook))
+    F.cross_entropy(net(paddle.to_tensor(x)), paddle.to_tensor(y)).backward()
+    for h in handles:
+        h.remove()
+    total = 0.0
+    for a in acts:
+        if a.grad is None:
+            continue
+        per_channel = (a * a.grad).sum(axis=[2, 3])          # (batch, channels)
+        total += float((0.5 * per_channel.sum(axis=0) ** 2).sum()) / a.shape[0]
+    return total
