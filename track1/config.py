@@ -25,9 +25,10 @@ class ConfigError(ValueError):
 class Field:
     """Type and range of one leaf. `kind`: int, float, bool, str, or list:<kind> / list:list:<kind>."""
 
-    def __init__(self, kind, lo=None, hi=None, choices=None, null=False, length=None):
+    def __init__(self, kind, lo=None, hi=None, choices=None, null=False, length=None, items=None):
         self.kind, self.lo, self.hi, self.choices = kind, lo, hi, choices
         self.null, self.length = null, length
+        self.items = items              # for kind "list:dict": the schema of each mapping
 
     def check(self, key, value):
         if value is None:
@@ -37,6 +38,8 @@ class Field:
         return self._check(key, value, self.kind, top=True)
 
     def _check(self, key, value, kind, top=False):
+        if kind == "dict":
+            return _validate(value, self.items, key + ".")
         if kind.startswith("list:"):
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"config key '{key}': expected a list, got {type(value).__name__} {value!r}")
@@ -86,6 +89,18 @@ def _schema():
             "workers": Field(I, 0, 64),
         },
         "candidates": Field(S, null=True),
+        "score": {
+            "images": Field(I, 1),
+            "bn": Field(S, choices=("running", "recal", "batch")),
+            "recal_images": Field(I, 1),
+            "metric": Field(S, choices=("acc", "neg_loss", "prob")),
+            "engine": Field(S, choices=("static", "dygraph")),
+            "group": Field(I, 1, 1024),
+            "share_prefix": Field(B),
+            "chunk": Field(I, 1),
+            "jobs": Field(I, 1, 256),
+            "seed": Field(I, 0),
+        },
         "proxies": {
             "batch_size": Field(I, 2, 4096),
             "image_size": Field(I, 8, 1024, null=True),
@@ -94,6 +109,53 @@ def _schema():
             "zen_repeats": Field(I, 1, 100),
             "zen_mixup": Field(Fl, 0.0, 1.0),
             "cache_dir": Field(S),
+        },
+        "train": {
+            "strategy": Field(S),
+            "engine": Field(S, choices=("static", "dygraph")),
+            "sample_from": Field(S, choices=("space", "candidates")),
+            "epochs": Field(Fl, 0.0),
+            "train_images": Field(I, 1),
+            "batch_size": Field(I, 1),
+            "lr": Field(Fl, 0.0),
+            "momentum": Field(Fl, 0.0, 1.0),
+            "nesterov": Field(B),
+            "weight_decay": Field(Fl, 0.0),
+            "warmup_epochs": Field(Fl, 0.0),
+            "label_smoothing": Field(Fl, 0.0, 0.5),
+            "augment": Field(B),
+            "threads": Field(I, 1, 256),
+            "init": Field(S, null=True),
+            "out_dir": Field(S),
+            "eval_images": Field(I, 0),
+            "bn_recalib_images": Field(I, 0),
+            "rank_every": Field(I, 0),
+            "gt": Field(S, null=True),
+            "log_every": Field(I, 1),
+        },
+        "sandwich": {
+            "n_random": Field(I, 0, 16),
+            "temperature": Field(Fl, 0.01, 100.0),
+        },
+        "progressive": {
+            "phases": Field("list:dict", items={
+                "epochs": Field(Fl, 0.0), "depth": Field(B), "width": Field(B),
+                "base": Field(S, choices=("spos", "sandwich")), "open": Field("list:int", 0, 3)}),
+            "branch_groups": Field("list:list:int", 1, 7),
+            "branch_stages": Field("list:int", 0, 3),
+        },
+        "rdnas": {
+            "teacher": Field(S),
+            "margin": Field(Fl, 0.0),
+            "lambda_max": Field(Fl, 0.0),
+            "ramp_epochs": Field(Fl, 0.0),
+            "sampler": Field(S, choices=("none", "hamming", "group")),
+            "threshold": Field(Fl, 0.0),
+            "near_weight": Field(Fl, 0.0),
+            "far_weight": Field(Fl, 0.0),
+            "depth_groups": Field("list:list:list:int", 1, 8, length=4),
+            "width_groups": Field("list:list:int", 1, 7),
+            "pairs": Field(S, choices=("all", "random")),
         },
         "standalone": {
             "train_images": Field(I, 1),
@@ -172,6 +234,7 @@ def _read_yaml(path: Path, seen=()) -> dict:
 def _validate(tree, schema, prefix=""):
     if not isinstance(tree, dict):
         raise ConfigError(f"config key '{prefix.rstrip('.')}': expected a mapping, got {tree!r}")
+    tree = dict(tree)
     for k in tree:
         if k not in schema:
             known = ", ".join(sorted(schema))
@@ -240,9 +303,25 @@ def _cross_check(cfg):
     for s, r in enumerate(p.depth_range):
         if len(r) != 2 or r[0] > r[1]:
             raise ConfigError(f"config key 'profile.depth_range[{s}]': expected [min, max] with min <= max, got {r}")
-    st = cfg.standalone
-    if st.warmup_epochs > st.epochs:
-        raise ConfigError(f"config key 'standalone.warmup_epochs': {st.warmup_epochs} exceeds epochs {st.epochs}")
+    for sec in ("standalone", "train"):
+        st = cfg[sec]
+        if st.warmup_epochs > st.epochs:
+            raise ConfigError(f"config key '{sec}.warmup_epochs': {st.warmup_epochs} exceeds epochs {st.epochs}")
+    from .train.strategies import STRATEGIES
+    if cfg.train.strategy not in STRATEGIES:
+        raise ConfigError(f"config key 'train.strategy': unknown strategy '{cfg.train.strategy}' "
+                          f"(known: {', '.join(STRATEGIES.names())})")
+    pr = cfg.progressive
+    if not pr.phases:
+        raise ConfigError("config key 'progressive.phases': needs at least one phase")
+    for i, ph in enumerate(pr.phases):
+        bad = [s for s in ph["open"] if s not in pr.branch_stages]
+        if bad:
+            raise ConfigError(f"config key 'progressive.phases[{i}].open': stage {bad[0]} is not in "
+                              f"progressive.branch_stages {pr.branch_stages}")
+    if not pr.branch_groups or sorted(c for g in pr.branch_groups for c in g) != sorted(
+            set(c for g in pr.branch_groups for c in g)):
+        raise ConfigError("config key 'progressive.branch_groups': groups must be non-empty and disjoint")
 
 
 def section_hash(section) -> str:

@@ -14,14 +14,34 @@ from .standalone import _KAIMING
 
 
 class ElasticConv2D(nn.Conv2D):
-    def __init__(self, max_in, max_out, kernel, stride=1, pad=None):
+    """`branches` extra weight tensors (candidate enhancement): branch b > 0 serves the
+    sub-networks whose width code for this conv falls in the b-th narrow group, so they
+    stop sharing weights with the wide ones. Branch 0 is `weight`."""
+
+    def __init__(self, max_in, max_out, kernel, stride=1, pad=None, branches=0):
         super().__init__(max_in, max_out, kernel, stride=stride,
                          padding=kernel // 2 if pad is None else pad,
                          weight_attr=paddle.ParamAttr(initializer=_KAIMING), bias_attr=False)
         self.active_out = max_out
+        self.active_branch = 0
+        self.branch_weights = nn.ParameterList([
+            self.create_parameter(self.weight.shape, default_initializer=_KAIMING) for _ in range(branches)])
+
+    @property
+    def n_branches(self) -> int:
+        return 1 + len(self.branch_weights)
+
+    def branch_weight(self, b: int):
+        return self.weight if b == 0 else self.branch_weights[b - 1]
 
     def active_weight(self, cin):
-        return self.weight[:self.active_out, :cin]
+        return self.branch_weight(self.active_branch)[:self.active_out, :cin]
+
+    @paddle.no_grad()
+    def open_branches(self):
+        """Start every branch from the shared weights (when progressive training adds it)."""
+        for w in self.branch_weights:
+            w.set_value(self.weight)
 
     def forward(self, x):
         return F.conv2d(x, self.active_weight(x.shape[1]), stride=self._stride, padding=self._padding)

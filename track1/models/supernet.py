@@ -16,6 +16,14 @@ from .elastic import ElasticBatchNorm2D, ElasticConv2D, ElasticLinear
 from .standalone import StandaloneNet
 
 
+def branch_of(code: int, groups) -> int:
+    """Index of the width-code group holding `code` (0 = the widest group, shared weights)."""
+    for g, values in enumerate(groups):
+        if code in values:
+            return g
+    return 0
+
+
 class ElasticStem(nn.Layer):
     def __init__(self, cin, max_out, kernel, stride, pool):
         super().__init__()
@@ -35,21 +43,24 @@ class ElasticBlock(nn.Layer):
     """A BasicBlock whose conv widths are elastic; the projection runs exactly where the
     stand-alone model of the active code has one (stride != 1 or cin != cout)."""
 
-    def __init__(self, max_in, max_mid, max_out, stride, has_proj):
+    def __init__(self, max_in, max_mid, max_out, stride, has_proj, branches=0):
         super().__init__()
-        self.conv1 = ElasticConv2D(max_in, max_mid, 3, stride)
+        self.conv1 = ElasticConv2D(max_in, max_mid, 3, stride, branches=branches)
         self.bn1 = ElasticBatchNorm2D(max_mid)
-        self.conv2 = ElasticConv2D(max_mid, max_out, 3)
+        self.conv2 = ElasticConv2D(max_mid, max_out, 3, branches=branches)
         self.bn2 = ElasticBatchNorm2D(max_out)
         self.stride = stride
-        self.downsample = nn.Sequential(ElasticConv2D(max_in, max_out, 1, stride, 0),
+        self.downsample = nn.Sequential(ElasticConv2D(max_in, max_out, 1, stride, 0, branches=branches),
                                         ElasticBatchNorm2D(max_out)) if has_proj else None
 
-    def set_active(self, mid, out):
-        self.conv1.active_out = mid
-        self.conv2.active_out = out
+    def convs(self):
+        return [self.conv1, self.conv2] + ([self.downsample[0]] if self.downsample is not None else [])
+
+    def set_active(self, mid, out, mid_branch=0, out_branch=0):
+        self.conv1.active_out, self.conv1.active_branch = mid, mid_branch
+        self.conv2.active_out, self.conv2.active_branch = out, out_branch
         if self.downsample is not None:
-            self.downsample[0].active_out = out
+            self.downsample[0].active_out, self.downsample[0].active_branch = out, out_branch
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))
@@ -75,9 +86,16 @@ class SuperNet(nn.Layer):
     so parameter names match the official supernet/stand-alone layout.
     """
 
-    def __init__(self, profile: Profile):
+    def __init__(self, profile: Profile, branch_groups=None, branch_stages=()):
+        """`branch_groups` (lists of width codes, the first being the shared, widest group)
+        gives every conv in `branch_stages` one weight branch per further group; branches
+        serve sub-networks only in the stages listed in `open_stages` (progressive training
+        opens them)."""
         super().__init__()
         self.profile = profile
+        self.branch_groups = [list(g) for g in branch_groups] if branch_groups else [[1, 2, 3, 4, 5, 6, 7]]
+        self.branch_stages = tuple(branch_stages)
+        self.open_stages = set()
         sp = profile.space
         widths = sp.max_widths()
         layers = [ElasticStem(profile.in_channels, sp.max_stem(), profile.stem_kernel,
@@ -89,8 +107,9 @@ class SuperNet(nn.Layer):
             for i in range(MAX_DEPTHS[s]):
                 stride = sp.strides[s] if i == 0 else 1
                 slots.append(len(layers))
+                nb = len(self.branch_groups) - 1 if s in self.branch_stages else 0
                 layers.append(ElasticBlock(cin if i == 0 else widths[s], widths[s], widths[s], stride,
-                                           i == 0 and self._needs_proj(s, stride)))
+                                           i == 0 and self._needs_proj(s, stride), branches=nb))
             cin = widths[s]
             self.slots.append(slots)
         layers.append(ElasticHead(widths[-1], profile.num_classes))
@@ -116,10 +135,32 @@ class SuperNet(nn.Layer):
         self.blocks[0].set_active(sp.width(0, arch.stem))
         for s, stage in enumerate(arch.blocks):
             for i, (c1, c2) in enumerate(stage):
-                self.blocks[self.slots[s][i]].set_active(sp.width(s, c1), sp.width(s, c2))
+                self.blocks[self.slots[s][i]].set_active(sp.width(s, c1), sp.width(s, c2),
+                                                         self.branch(s, c1), self.branch(s, c2))
         self.active_depths = arch.depths
         self.active_code = sp.encode(arch)
         return self
+
+    def branch(self, stage: int, code: int) -> int:
+        """The weight branch a conv of `stage` with output width code `code` uses now."""
+        if stage not in self.open_stages:
+            return 0
+        return branch_of(code, self.branch_groups)
+
+    def open_branches(self, stages):
+        """Progressive training: from now on, narrow codes in `stages` use their own branch
+        weights, each starting as a copy of the shared weights."""
+        for s in stages:
+            if s not in self.branch_stages:
+                raise ValueError(f"stage {s + 1} was built without weight branches (branch_stages)")
+            if s in self.open_stages:
+                continue
+            for idx in self.slots[s]:
+                for conv in self.blocks[idx].convs():
+                    conv.open_branches()
+            self.open_stages.add(s)
+        if self.active_code is not None:
+            self.set_active_subnet(self.active_code)
 
     def active_blocks(self):
         for s in range(NUM_STAGES):
@@ -148,8 +189,10 @@ class SuperNet(nn.Layer):
 
 
 def _leading(layer, name, shape):
-    """The leading slice of `layer`'s tensor `name` with the given shape."""
-    t = layer
-    for part in name.split("."):
-        t = getattr(t, part) if not part.isdigit() else t[int(part)]
+    """The leading slice of `layer`'s tensor `name` (of the active weight branch)."""
+    *path, attr = name.split(".")
+    for part in path:
+        layer = layer[int(part)] if part.isdigit() else getattr(layer, part)
+    t = layer.branch_weight(layer.active_branch) if isinstance(layer, ElasticConv2D) and attr == "weight" \
+        else getattr(layer, attr)
     return t[tuple(slice(0, n) for n in shape)]

@@ -1,0 +1,118 @@
+"""Score every candidate with the trained supernet and write the official submission.
+
+    python tools/predict.py [--checkpoint DIR] [--candidates FILE] [--out submit/NAME.json]
+                            [--jobs N] [--shard i/n] [--set score.bn=recal ...]
+    python tools/predict.py merge --out submit/NAME.json [--candidates FILE] SHARD_FILES...
+
+Resumable: partial scores are appended next to the output; rerun the same command after a
+kill. Under `python -m paddle.distributed.launch`, each rank scores its shard and rank 0
+merges. Track 1 rule 6: the scores come from the supernet (never from a predictor).
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from _common import REPO, fail, run_main
+
+DEFAULT_CKPT = REPO / "output" / "fashion_mnist"
+
+
+def candidates_or_sample(args, cfg, space, log):
+    from track1.candidates import load_candidates, resolve_path
+    path = resolve_path(args.candidates, cfg)
+    if path is not None:
+        return load_candidates(path, space), path.name
+    n = args.sample
+    log(f"no candidate file (--candidates, config 'candidates', $TRACK1_CANDIDATES or data/"
+        f"CVPR_2022_NAS_Track1_test.json): scoring a seeded sample of {n} codes of the space instead")
+    return [(f"arch{i}", c) for i, c in enumerate(space.sample_codes(n, seed=0), 1)], f"sample-{n}"
+
+
+def main():
+    argv = sys.argv[1:]
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default=str(DEFAULT_CKPT), help="training output folder (holds supernet.npz)")
+    p.add_argument("--candidates", default=None)
+    p.add_argument("--out", default=None, help="submission path (default submit/<checkpoint name>.json)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default score.jobs)")
+    p.add_argument("--shard", default=None, help="score only shard i of n (i/n); merge the parts afterwards")
+    p.add_argument("--sample", type=int, default=1000, help="codes to sample when no candidate file exists")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = p.parse_args(argv)
+    from track1.profile import Profile
+    from track1.scoring.run import (ScoreError, file_hash, load_supernet_config, merge, parse_shard,
+                                    score_candidates, write_submission_checked)
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    try:
+        cfg, arrays, meta = load_supernet_config(args.checkpoint, args.overrides)
+        space = Profile.from_config(cfg).space
+        kc, cand_name = candidates_or_sample(args, cfg, space, log)
+        rank, world = int(os.environ.get("PADDLE_TRAINER_ID", 0)), int(os.environ.get("PADDLE_TRAINERS_NUM", 1))
+        shard = parse_shard(args.shard) if args.shard else (rank, world)
+        out = Path(args.out) if args.out else REPO / "submit" / f"{Path(args.checkpoint).name}.json"
+        part = partial_path(out, shard)
+        jobs = args.jobs or cfg["score"]["jobs"]
+        ckpt_id = file_hash(Path(args.checkpoint) / "supernet.npz")
+        t0 = time.time()
+        scores = score_candidates(cfg, arrays, meta, kc, part, jobs=jobs, shard=shard, log=log, ckpt_id=ckpt_id)
+        log(f"shard {shard[0]}/{shard[1]}: {len(scores)} scores in {part} ({time.time() - t0:.0f} s)")
+        if shard[1] == 1:
+            write_submission_checked(out, kc, merge(kc, [scores]))
+            log(f"{len(kc)} candidates ({cand_name}) -> {out}")
+        elif args.shard is None and rank == 0:
+            parts = [wait_for_shard(partial_path(out, (i, world)), log) for i in range(world)]
+            write_submission_checked(out, kc, merge(kc, parts))
+            log(f"{len(kc)} candidates ({cand_name}) merged from {world} ranks -> {out}")
+    except ScoreError as e:
+        fail(str(e))
+
+
+def partial_path(out: Path, shard) -> Path:
+    if shard[1] == 1:
+        return out.with_name(out.name + ".partial.jsonl")
+    return out.with_name(f"{out.name}.shard-{shard[0]}-of-{shard[1]}.jsonl")
+
+
+def wait_for_shard(path, log, timeout_s=24 * 3600):
+    from track1.scoring.run import read_partial
+    t0 = time.time()
+    while True:
+        if path.is_file():
+            head, scores = read_partial(path)
+            if len(scores) >= head["n"]:
+                return scores
+        if time.time() - t0 > timeout_s:
+            from track1.scoring.run import ScoreError
+            raise ScoreError(f"gave up waiting for shard file '{path}'")
+        time.sleep(5)
+
+
+def merge_main(argv):
+    p = argparse.ArgumentParser(description="merge shard results into one submission")
+    p.add_argument("parts", nargs="+", help="shard files (<out>.shard-i-of-n.jsonl)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--checkpoint", default=str(DEFAULT_CKPT))
+    p.add_argument("--candidates", default=None)
+    p.add_argument("--sample", type=int, default=1000)
+    args = p.parse_args(argv)
+    from track1.profile import Profile
+    from track1.scoring.run import ScoreError, load_supernet_config, merge, read_partial, write_submission_checked
+    try:
+        cfg, _, _ = load_supernet_config(args.checkpoint)
+        kc, _ = candidates_or_sample(args, cfg, Profile.from_config(cfg).space, print)
+        heads, parts = zip(*(read_partial(f) for f in args.parts))
+        keys = {(h["checkpoint"], h["settings"], h["candidates"], h["shard"][1]) for h in heads}
+        if len(keys) > 1:
+            raise ScoreError("shard files disagree on checkpoint, settings, candidates or shard count")
+        write_submission_checked(args.out, kc, merge(kc, parts))
+        print(f"{len(kc)} candidates merged from {len(parts)} shards -> {args.out}")
+    except ScoreError as e:
+        fail(str(e))
+
+
+if __name__ == "__main__":
+    run_main(main)

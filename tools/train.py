@@ -1,0 +1,41 @@
+"""Train the supernet: `python tools/train.py [--config C] [--set key=value ...] [--resume]`.
+
+Several GPUs or nodes (train.engine=dygraph):
+    python -m paddle.distributed.launch --devices 0,1 tools/train.py --set train.engine=dygraph
+Two CPU processes: `python -m paddle.distributed.launch --nproc_per_node 2 tools/train.py ...`
+"""
+import argparse
+import os
+
+from _common import add_config_args, fail, run_main
+
+
+def main():
+    p = add_config_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    p.add_argument("--resume", action="store_true", help="continue from train.out_dir/checkpoint if present")
+    p.add_argument("--candidates", default=None, help="candidate file (for train.sample_from=candidates)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    args = p.parse_args()
+    from track1.config import load_config
+    cfg = load_config(args.config, args.overrides)
+    if "PADDLE_TRAINER_ID" not in os.environ and cfg.train.engine == "static":
+        # Paddle reads its thread count at import; set it before the first import in this process.
+        os.environ.setdefault("OMP_NUM_THREADS", str(cfg.train.threads))
+    import paddle
+    import paddle.distributed as dist
+    from track1.candidates import resolve_path
+    from track1.train.loop import TrainError, train
+    if int(os.environ.get("PADDLE_TRAINERS_NUM", "1")) > 1:
+        dist.init_parallel_env()
+    paddle.set_device("gpu" if paddle.device.is_compiled_with_cuda() and cfg.train.engine == "dygraph" else "cpu")
+    cands = resolve_path(args.candidates, cfg)
+    try:
+        res = train(cfg, resume=args.resume, max_steps=args.max_steps, candidates=cands)
+    except TrainError as e:
+        fail(str(e))
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        print(f"supernet -> {res['out_dir']}/supernet.npz")
+
+
+if __name__ == "__main__":
+    run_main(main)

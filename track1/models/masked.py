@@ -1,0 +1,176 @@
+"""The supernet as one fixed graph: sub-networks chosen by masks fed as data.
+
+Why: a static program with oneDNN is the fast CPU path, and a static graph cannot change
+shape per step. Every conv runs at full width; each BN output is multiplied by a 0/1
+channel mask and each skippable block is gated, `y = g * block(x) + (1 - g) * x`. With
+zero-masked inputs, a conv over all channels equals the conv over the active ones, and
+BN is per channel, so the masked forward equals the sliced sub-network exactly (tests
+check it) while paying the largest network's cost.
+
+All masks travel in one float vector (`arch_vector`), laid out by `MaskLayout`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from ..space import MAX_DEPTHS, NUM_STAGES
+
+
+class MaskLayout:
+    """Where each mask lives in the arch vector: the stem/stage-1 output, each stage's
+    output (stages 2-4), each block's conv1 output, and one gate per skippable block."""
+
+    def __init__(self, supernet):
+        sp = supernet.profile.space
+        self.space, self.net = sp, supernet
+        self.min_depths = [lo for lo, _ in sp.depth_range]
+        widths = sp.max_widths()
+        self.segments, off = {}, 0
+
+        def add(name, n):
+            nonlocal off
+            self.segments[name] = (off, n)
+            off += n
+
+        add("out0", sp.max_stem())
+        for s in range(1, NUM_STAGES):
+            add(f"out{s}", widths[s])
+        for s in range(NUM_STAGES):
+            for i in range(MAX_DEPTHS[s]):
+                add(f"mid{s}.{i}", widths[s])
+        for s in range(NUM_STAGES):
+            for i in range(self.min_depths[s], MAX_DEPTHS[s]):
+                add(f"gate{s}.{i}", 1)
+        # One-hot weight-branch choice per conv of the branched stages (candidate enhancement).
+        self.n_branches = len(supernet.branch_groups)
+        for s in supernet.branch_stages:
+            for i in range(MAX_DEPTHS[s]):
+                add(f"br{s}.{i}.mid", self.n_branches)
+                add(f"br{s}.{i}.out", self.n_branches)
+        self.size = off
+
+    def vector(self, code: str) -> np.ndarray:
+        sp = self.space
+        arch = sp.parse(code)
+        v = np.zeros(self.size, np.float32)
+
+        def ones(name, n):
+            o, _ = self.segments[name]
+            v[o:o + n] = 1.0
+
+        ones("out0", sp.width(0, arch.stem))
+        for s in range(1, NUM_STAGES):
+            ones(f"out{s}", sp.width(s, arch.blocks[s][0][1]))
+        for s, stage in enumerate(arch.blocks):
+            for i, (c1, _) in enumerate(stage):
+                ones(f"mid{s}.{i}", sp.width(s, c1))
+            for i in range(self.min_depths[s], MAX_DEPTHS[s]):
+                v[self.segments[f"gate{s}.{i}"][0]] = 1.0 if i < arch.depths[s] else 0.0
+        for s in self.net.branch_stages:
+            for i in range(MAX_DEPTHS[s]):
+                c1, c2 = arch.blocks[s][i] if i < arch.depths[s] else arch.blocks[s][0]
+                v[self.segments[f"br{s}.{i}.mid"][0] + self.net.branch(s, c1)] = 1.0
+                v[self.segments[f"br{s}.{i}.out"][0] + self.net.branch(s, c2)] = 1.0
+        return v
+
+    def vectors(self, codes) -> np.ndarray:
+        return np.stack([self.vector(c) for c in codes])
+
+    def part(self, vec, name):
+        """The mask `name` from a [B, size] arch tensor, shaped to broadcast over NCHW."""
+        o, n = self.segments[name]
+        return vec[:, o:o + n].reshape([-1, n, 1, 1])
+
+
+def masked_forward(supernet, x, vec, layout: MaskLayout, rows: int = 0, bn=None,
+                   stages=range(NUM_STAGES), stem: bool = True, head: bool = True):
+    """Forward of the supernet for the sub-network(s) in `vec` ([G, layout.size]).
+
+    G = 1: the whole batch runs one sub-network (training). `rows` > 0: x holds G groups of
+    `rows` consecutive samples, group g running sub-network g (scoring many candidates in
+    one run; with G = batch and rows = 1 every sample has its own). `bn(layer, x)` replaces
+    the BN layers (e.g. statistics per group); `stages`/`stem`/`head` run part of the net,
+    so a shared prefix (stem + stage 1) can be computed once for many candidates."""
+    blocks = supernet.blocks
+    G = vec.shape[0]
+    rows = rows or (1 if G > 1 else 0)
+    bn = bn or _bn
+
+    def mask(h, m):
+        if G == 1 or rows == 1:
+            return h * m
+        c, hh, ww = h.shape[1:]
+        mc = m.shape[1]                  # c, or 1 for a gate
+        return (h.reshape([G, rows, c, hh, ww]) * m.reshape([G, 1, mc, 1, 1])).reshape([G * rows, c, hh, ww])
+
+    def sel(name):
+        o, n = layout.segments[name]
+        v = vec[:, o:o + n]
+        return paddle.repeat_interleave(v, rows, axis=0) if G > 1 and rows > 1 else v
+
+    out0 = layout.part(vec, "out0")
+    h = x
+    if stem:
+        st = blocks[0]
+        h = mask(F.relu(bn(st.bn, st.conv(x))), out0)
+        if st.pool:
+            h = F.max_pool2d(h, 3, 2, 1)
+    for s in stages:
+        out = out0 if s == 0 else layout.part(vec, f"out{s}")
+        branched = s in supernet.branch_stages
+        for i, idx in enumerate(supernet.slots[s]):
+            blk = blocks[idx]
+            mid = layout.part(vec, f"mid{s}.{i}")
+            sel_mid = sel(f"br{s}.{i}.mid") if branched else None
+            sel_out = sel(f"br{s}.{i}.out") if branched else None
+            y = mask(F.relu(bn(blk.bn1, _conv(blk.conv1, h, sel_mid))), mid)
+            y = mask(bn(blk.bn2, _conv(blk.conv2, y, sel_out)), out)
+            if blk.downsample is not None:
+                sc = mask(bn(blk.downsample[1], _conv(blk.downsample[0], h, sel_out)), out)
+            else:
+                sc = h
+            y = F.relu(y + sc)
+            if i >= layout.min_depths[s]:
+                o, _ = layout.segments[f"gate{s}.{i}"]
+                g = vec[:, o:o + 1].reshape([-1, 1, 1, 1])
+                y = mask(y, g) + mask(h, 1.0 - g)
+            h = y
+    return blocks[-1](h) if head else h
+
+
+def _bn(layer, x):
+    """BN over all channels. In a static program the affine parameters pass through
+    `paddle.assign`: with oneDNN (Paddle 3.3.1), a BN whose gamma/beta receive gradients
+    from several forwards of one program fails at run time (std::exception); the copies
+    make their gradients accumulate as plain tensors."""
+    if paddle.in_dynamic_mode():
+        return layer(x)
+    return F.batch_norm(x, layer._mean, layer._variance, paddle.assign(layer.weight), paddle.assign(layer.bias),
+                        training=layer.training, momentum=layer._momentum, epsilon=layer._epsilon)
+
+
+def _branch_sel(vec, layout, name):
+    o, n = layout.segments[name]
+    return vec[:, o:o + n]
+
+
+def _conv(layer, x, sel):
+    """Conv with the selected weight branch: one row of selectors picks a weight (one conv);
+    per-sample selectors (a batch mixing sub-networks) mix the branches' outputs."""
+    if sel is None or layer.n_branches == 1:
+        return layer(x)
+    kw = dict(stride=layer._stride, padding=layer._padding)
+    if sel.shape[0] == 1:
+        w = paddle.add_n([sel[0, b] * layer.branch_weight(b) for b in range(layer.n_branches)])
+        return F.conv2d(x, w, **kw)
+    return paddle.add_n([sel[:, b].reshape([-1, 1, 1, 1]) * F.conv2d(x, layer.branch_weight(b), **kw)
+                         for b in range(layer.n_branches)])
+
+
+def full_width(supernet):
+    """Set every elastic layer to its widest output (masked mode slices nothing)."""
+    for layer in supernet.sublayers():
+        if hasattr(layer, "active_out"):
+            layer.active_out = layer.weight.shape[0]

@@ -1,0 +1,51 @@
+"""What every scorer shares: the fixed images, BN modes and the score of a candidate's logits."""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+
+
+def score_images(splits, settings) -> dict:
+    """The scored images (a seeded draw of `images` held-out validation images) and, for BN
+    re-estimation, `recal_images` seeded training images. Never the test images."""
+    rng = np.random.default_rng(settings["seed"])
+    val = splits["val"]
+    n = settings["images"]
+    if n > len(val):
+        raise ValueError(f"score.images {n} exceeds the {len(val)} held-out validation images (data.val_size)")
+    idx = np.sort(rng.permutation(len(val))[:n])
+    x, y = val.subset(idx).arrays()
+    out = {"x": x, "y": y}
+    if settings["bn"] == "recal":
+        tr = splits["train"]
+        ridx = np.sort(rng.permutation(len(tr))[:settings["recal_images"]])
+        out["x_recal"] = tr.subset(ridx).arrays()[0]
+    return out
+
+
+def metric(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
+    logits = logits.astype(np.float64)
+    if kind == "acc":
+        return float((logits.argmax(1) == y).mean())
+    z = logits - logits.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    lp = logp[np.arange(len(y)), y]
+    if kind == "neg_loss":
+        return float(lp.mean())
+    return float(np.exp(lp).mean())
+
+
+def group_bn(groups: int, rows: int, stats_rows: int):
+    """A BN replacement normalising each group of `rows` samples with the statistics of its
+    first `stats_rows` samples (all of them: batch statistics; the re-estimation images
+    placed first: BN re-estimated on them). Biased variance, as BN's own batch statistics."""
+    def bn(layer, x):
+        c, h, w = x.shape[1:]
+        x5 = x.reshape([groups, rows, c, h, w])
+        src = x5[:, :stats_rows] if stats_rows < rows else x5
+        mean = src.mean(axis=[1, 3, 4], keepdim=True)
+        var = ((src - mean) ** 2).mean(axis=[1, 3, 4], keepdim=True)
+        scale = layer.weight.reshape([1, 1, c, 1, 1]) * paddle.rsqrt(var + layer._epsilon)
+        y = (x5 - mean) * scale + layer.bias.reshape([1, 1, c, 1, 1])
+        return y.reshape([groups * rows, c, h, w])
+    return bn

@@ -1,0 +1,1 @@
+"""Supernet training: samplers, strategies (what to train each step), engines (how), loop."""

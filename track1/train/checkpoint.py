@@ -1,0 +1,52 @@
+"""Checkpoints: arrays in one .npz, bookkeeping in a JSON next to it, both replaced atomically."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..io_utils import atomic_write_json
+
+
+def save(path, arrays: dict, meta: dict):
+    """Write `path`.npz then `path`.json (the JSON, written last, marks a complete pair)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, str(path) + ".npz")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    atomic_write_json(str(path) + ".json", meta, indent=1)
+
+
+def load(path):
+    """(arrays, meta), or None when no complete checkpoint exists at `path`."""
+    path = Path(path)
+    npz, js = Path(str(path) + ".npz"), Path(str(path) + ".json")
+    if not (npz.is_file() and js.is_file()):
+        return None
+    meta = json.loads(js.read_text())
+    with np.load(npz) as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, meta
+
+
+def load_weights(path) -> dict:
+    """A state dict from .npz (ours) or .pdparams (Paddle), as numpy arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file '{path}' does not exist")
+    if path.suffix == ".npz":
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    import paddle
+    return {k: np.asarray(v) for k, v in paddle.load(str(path)).items()}

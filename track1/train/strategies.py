@@ -1,0 +1,122 @@
+"""Training strategies: what one step trains. Each returns a `StepPlan`; engines run it.
+
+spos        one uniformly sampled sub-network, label loss (Guo et al. 2020)
+sandwich    largest (label loss) + smallest + n random, distilled in place from the largest
+            (Yu et al. 2020 BigNAS / AutoSlim), gradients summed, one optimizer step
+progressive phases from YAML: the space opens depth-first then width (Yang et al. 2021), with
+            narrow weight branches added per phase (candidate enhancement, see branches.py)
+rdnas       sandwich + ranking distillation: a zero-cost teacher orders pairs of sampled
+            sub-networks and a margin ranking loss pushes their losses into that order
+            (Dong et al. 2023)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..registry import Registry
+from .samplers import PAIR_SAMPLERS, ArchSampler, sample_distant
+
+STRATEGIES = Registry("strategy")
+
+
+@dataclass
+class StepPlan:
+    codes: list                       # sub-networks of this step; codes[0] teaches 'distill' roles
+    roles: list                       # 'label' | 'distill' per code
+    pairs: list = field(default_factory=list)   # (i, j, s): s = +1 if the teacher ranks i above j
+    rank_weight: float = 0.0
+
+    def signature(self):
+        """What fixes a static program's shape: roles and the number of pair slots."""
+        return tuple(self.roles), len(self.pairs)
+
+
+class Strategy:
+    """Base: a sampler and the config; `plan(epoch, rng)` per step."""
+
+    def __init__(self, cfg, sampler: ArchSampler, teacher=None):
+        self.cfg, self.sampler, self.teacher = cfg, sampler, teacher
+
+    def plan(self, epoch: float, rng) -> StepPlan:
+        raise NotImplementedError
+
+    def phase(self, epoch: float) -> dict:
+        """Progressive training's phase (others have one implicit phase)."""
+        return {}
+
+
+@STRATEGIES.register("spos")
+class SPOS(Strategy):
+    def plan(self, epoch, rng):
+        return StepPlan([self.sampler.sample(rng)], ["label"])
+
+
+def sandwich_codes(sampler, n_random, rng, distance=None, threshold=0.0):
+    big, small = sampler.largest(), sampler.smallest()
+    rand = sample_distant(sampler, rng, n_random, distance, threshold, fixed=()) if n_random else []
+    return [big, small] + rand
+
+
+@STRATEGIES.register("sandwich")
+class Sandwich(Strategy):
+    def plan(self, epoch, rng):
+        codes = sandwich_codes(self.sampler, self.cfg["sandwich"]["n_random"], rng)
+        return StepPlan(codes, ["label"] + ["distill"] * (len(codes) - 1))
+
+
+@STRATEGIES.register("progressive")
+class Progressive(Strategy):
+    """Phases (YAML `progressive.phases`), each with `epochs`, `depth` / `width` elastic or
+    fixed, `branches` (stages with narrow weight branches) and `base` (spos | sandwich)."""
+
+    def __init__(self, cfg, sampler, teacher=None):
+        super().__init__(cfg, sampler, teacher)
+        self.phases = cfg["progressive"]["phases"]
+
+    def phase(self, epoch):
+        end = 0.0
+        for p in self.phases:
+            end += p["epochs"]
+            if epoch < end:
+                return p
+        return self.phases[-1]
+
+    def plan(self, epoch, rng):
+        p = self.phase(epoch)
+        sampler = self.sampler.restricted(fix_depth=not p["depth"], fix_width=not p["width"])
+        if p["base"] == "spos":
+            return StepPlan([sampler.sample(rng)], ["label"])
+        codes = sandwich_codes(sampler, self.cfg["sandwich"]["n_random"], rng)
+        return StepPlan(codes, ["label"] + ["distill"] * (len(codes) - 1))
+
+
+def rank_weight(epoch: float, r: dict) -> float:
+    """lambda(epoch) = min(max, epoch / ramp) (the competition: min(2, epoch / 10))."""
+    if r["ramp_epochs"] <= 0:
+        return r["lambda_max"]
+    return min(r["lambda_max"], epoch / r["ramp_epochs"])
+
+
+@STRATEGIES.register("rdnas")
+class RDNAS(Strategy):
+    def __init__(self, cfg, sampler, teacher=None):
+        super().__init__(cfg, sampler, teacher)
+        if teacher is None:
+            raise ValueError("rdnas needs a teacher (rdnas.teacher)")
+        r = cfg["rdnas"]
+        self.distance = PAIR_SAMPLERS.get(r["sampler"])(cfg)
+        self.threshold = r["threshold"]
+
+    def plan(self, epoch, rng):
+        r = self.cfg["rdnas"]
+        codes = sandwich_codes(self.sampler, self.cfg["sandwich"]["n_random"], rng, self.distance,
+                               self.threshold)
+        scores = [self.teacher(c) for c in codes]
+        pairs = []
+        for i in range(len(codes)):
+            for j in range(i + 1, len(codes)):
+                if r["pairs"] == "random" and (i < 2 or j < 2):
+                    continue        # only pairs among the random sub-networks
+                s = 1.0 if scores[i] > scores[j] else (-1.0 if scores[i] < scores[j] else 0.0)
+                pairs.append((i, j, s))
+        return StepPlan(codes, ["label"] + ["distill"] * (len(codes) - 1), pairs, rank_weight(epoch, r))
