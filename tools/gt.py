@@ -28,9 +28,20 @@ def main():
     g.add_argument("runs")
     g.add_argument("--out", required=True)
     g.add_argument("--metric", default="acc", choices=["acc", "test_loss"])
+    e = sub.add_parser("export", help="selection -> official-format code file (all, repeat or single codes)")
+    e.add_argument("selection")
+    e.add_argument("--which", choices=["all", "repeat", "single"], default="all")
+    e.add_argument("--out", required=True)
     args = p.parse_args()
 
     from track1.io_utils import atomic_write_json, read_jsonl
+    if args.cmd == "export":
+        sel = json.loads(open(args.selection).read())["codes"]
+        keep = {k: {"arch": v["arch"], "acc": 0.0} for k, v in sel.items()
+                if args.which == "all" or v["repeat"] == (args.which == "repeat")}
+        atomic_write_json(args.out, keep, indent=1)
+        print(f"{len(keep)} codes -> {args.out}")
+        return
     if args.cmd == "select":
         from track1.candidates import load_candidates, resolve_path
         from track1.config import load_config

@@ -35,7 +35,12 @@ class ElasticConv2D(nn.Conv2D):
         return self.weight if b == 0 else self.branch_weights[b - 1]
 
     def active_weight(self, cin):
-        return self.branch_weight(self.active_branch)[:self.active_out, :cin]
+        w = self.branch_weight(self.active_branch)
+        if self.active_out == w.shape[0] and cin == w.shape[1]:
+            # Full width: the parameter itself. A sliced copy of a weight, fed to oneDNN's
+            # conv in a static training program, went stale after a few updates (Paddle 3.3.1).
+            return w
+        return w[:self.active_out, :cin]
 
     @paddle.no_grad()
     def open_branches(self):
@@ -52,21 +57,22 @@ class ElasticBatchNorm2D(nn.BatchNorm2D):
 
     def forward(self, x):
         c = x.shape[1]
-        if c == self._num_features:
-            return F.batch_norm(x, self._mean, self._variance, self.weight, self.bias,
-                                training=self.training, momentum=self._momentum, epsilon=self._epsilon)
-        # Copies, updated by batch_norm and written back: whether a slice is a view is a
-        # Paddle implementation detail, and writing into a view used by autograd is an error.
+        if not self.training:
+            return F.batch_norm(x, self._mean[:c], self._variance[:c], self.weight[:c], self.bias[:c],
+                                training=False, epsilon=self._epsilon)
+        # Training: batch_norm updates the running statistics it is given in place. Hand it
+        # copies and write them back: the buffers themselves must stay untouched by autograd,
+        # since one step may run several sub-networks before its single backward.
         mean, var = self._mean[:c].clone(), self._variance[:c].clone()
-        out = F.batch_norm(x, mean, var, self.weight[:c], self.bias[:c], training=self.training,
+        out = F.batch_norm(x, mean, var, self.weight[:c], self.bias[:c], training=True,
                            momentum=self._momentum, epsilon=self._epsilon)
-        if self.training:
-            with paddle.no_grad():
-                self._mean[:c] = mean
-                self._variance[:c] = var
+        with paddle.no_grad():
+            self._mean[:c] = mean
+            self._variance[:c] = var
         return out
 
 
 class ElasticLinear(nn.Linear):
     def forward(self, x):
-        return F.linear(x, self.weight[:x.shape[1]], self.bias)
+        w = self.weight if x.shape[1] == self.weight.shape[0] else self.weight[:x.shape[1]]
+        return F.linear(x, w, self.bias)

@@ -14,14 +14,13 @@ import paddle.distributed as dist
 from ..models.masked import MaskLayout, masked_forward
 from ..models.supernet import SuperNet
 from ..static_graph import plain_layout_hooks, set_onednn, static_mode
-from .losses import plan_loss
+from .losses import pair_inputs, plan_loss
 
 VELOCITY = "@velocity"
 
 
 def _loss_args(cfg):
-    t = cfg["train"]
-    return dict(cfg_train=t, temperature=cfg["sandwich"]["temperature"], margin=cfg["rdnas"]["margin"])
+    return dict(cfg_train=cfg["train"], temperature=cfg["sandwich"]["temperature"])
 
 
 class DygraphEngine:
@@ -36,6 +35,7 @@ class DygraphEngine:
                                              parameters=net.parameters(), weight_decay=t["weight_decay"] or None)
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         self._names = {p.name: k for k, p in net.named_parameters()}
+        self._params = [p for p in net.parameters() if not p.stop_gradient]
 
     def step(self, plan, x, y) -> dict:
         self.net.train()
@@ -45,8 +45,11 @@ class DygraphEngine:
             self.net.set_active_subnet(code)
             logits.append(self.net(xt))
         pairs = [(i, j) for i, j, _ in plan.pairs]
-        signs = paddle.to_tensor(np.array([s for *_, s in plan.pairs], np.float32)) if pairs else None
-        total, parts = plan_loss(logits, plan.roles, yt, signs, pairs, plan.rank_weight, **_loss_args(self.cfg))
+        a, b = (paddle.to_tensor(v) for v in pair_inputs(plan, self.cfg["rdnas"]["margin"]))
+        total, parts = plan_loss(logits, plan.roles, yt, a, b, pairs, **_loss_args(self.cfg))
+        # Every parameter takes part (zero gradient if inactive), so weight decay and momentum
+        # act on all weights each step, as in the static engine's single masked program.
+        total = total + 0.0 * paddle.add_n([p.sum() for p in self._params])
         total.backward()
         if self.world > 1:
             self._average_grads()
@@ -54,6 +57,15 @@ class DygraphEngine:
         self.opt.clear_grad()
         self.sched.step()
         return {"loss": float(total), **{k: float(v) for k, v in parts.items()}}
+
+    def sync_buffers(self):
+        """Average BN running statistics over ranks (each saw only its shard of the data)."""
+        if self.world > 1:
+            # (Paddle keeps BN statistics as non-trainable parameters, not buffers.)
+            for b in [p for p in self.net.parameters() if p.stop_gradient] + list(self.net.buffers()):
+                t = b.clone()
+                dist.all_reduce(t)
+                b.set_value(t / self.world)
 
     def _average_grads(self):
         params = [p for p in self.net.parameters() if p.grad is not None]
@@ -77,9 +89,13 @@ class DygraphEngine:
 
     def load_state(self, st: dict):
         self.net.set_state_dict({k: v for k, v in st.items() if not k.startswith("@") and VELOCITY not in k})
-        by_key = {k: p.name for k, p in self.net.named_parameters()}
-        opt_state = {f"{by_key[k[:-len(VELOCITY)]]}_velocity_0": paddle.to_tensor(v)
-                     for k, v in st.items() if k.endswith(VELOCITY)}
+        # Every trainable parameter gets a velocity (zeros if it had none yet): once an
+        # optimizer state is set, Paddle refuses accumulators missing from it.
+        opt_state = {}
+        for k, p in self.net.named_parameters():
+            if not p.stop_gradient:
+                v = st.get(k + VELOCITY)
+                opt_state[f"{p.name}_velocity_0"] = paddle.to_tensor(v) if v is not None else paddle.zeros_like(p)
         if "@lr_step" in st:
             self.sched.last_epoch = int(st["@lr_step"])
             self.sched.last_lr = self.sched.get_lr()
@@ -98,8 +114,11 @@ class StaticEngine:
     BN running statistics are not updated by oneDNN training (re-estimated for evaluation
     and scoring, see bn.py)."""
 
-    def __init__(self, make_net, cfg, lr_fn, state: dict):
+    def __init__(self, make_net, cfg, lr_fn, state: dict, open_stages=None):
+        """`open_stages`: the set of stages whose weight branches are open, shared with the
+        loop's dygraph supernet (the arch vectors' branch choices follow it)."""
         set_onednn(True)
+        self.open_stages = open_stages if open_stages is not None else set()
         self.cfg, self.make_net = cfg, make_net
         self.lr_fn = lr_fn
         self.scope = paddle.static.Scope()
@@ -110,7 +129,8 @@ class StaticEngine:
         self.names = None
 
     def _build(self, signature):
-        roles, n_pairs = signature
+        roles, pair_index = signature
+        n_pairs = len(pair_index)
         t = self.cfg["train"]
         main, startup = paddle.static.Program(), paddle.static.Program()
         with static_mode(), paddle.utils.unique_name.guard(), paddle.static.program_guard(main, startup):
@@ -122,11 +142,10 @@ class StaticEngine:
             x = paddle.static.data("x", [None, p.in_channels, p.image_size, p.image_size], "float32")
             y = paddle.static.data("y", [None], "int64")
             v = paddle.static.data("v", [len(roles), layout.size], "float32")
-            signs = paddle.static.data("signs", [max(1, n_pairs)], "float32")
-            rw = paddle.static.data("rank_weight", [1], "float32")
+            pa = paddle.static.data("pair_a", [max(1, n_pairs)], "float32")
+            pb = paddle.static.data("pair_b", [max(1, n_pairs)], "float32")
             logits = [masked_forward(net, x, v[k:k + 1], layout) for k in range(len(roles))]
-            pair_index = [(i, j) for i in range(len(roles)) for j in range(i + 1, len(roles))][:n_pairs]
-            total, parts = plan_loss(logits, list(roles), y, signs, pair_index, rw, **_loss_args(self.cfg))
+            total, parts = plan_loss(logits, list(roles), y, pa, pb, pair_index, **_loss_args(self.cfg))
             opt = paddle.optimizer.Momentum(self.sched, momentum=t["momentum"], use_nesterov=t["nesterov"],
                                             weight_decay=t["weight_decay"] or None)
             opt.minimize(total)
@@ -139,20 +158,17 @@ class StaticEngine:
                 self._set(self._initial)
             elif names != self.names:
                 raise RuntimeError("static programs of one supernet disagree on parameter names")
-        self.programs[signature] = (main, layout, fetch, ["loss"] + list(parts), pair_index)
+        self.programs[signature] = (main, layout, fetch, ["loss"] + list(parts))
         return self.programs[signature]
 
     def step(self, plan, x, y) -> dict:
         sig = plan.signature()
-        main, layout, fetch, keys, pair_index = self.programs.get(sig) or self._build(sig)
-        # the static pair slots are (i, j) in order; the plan's pairs fill them in the same order
-        want = [(i, j) for i, j, _ in plan.pairs]
-        if want != pair_index[:len(want)]:
-            raise RuntimeError("plan pairs must list (i, j) in lexicographic order")
-        signs = np.zeros(max(1, len(pair_index)), np.float32)
-        signs[:len(plan.pairs)] = [s for *_, s in plan.pairs]
-        feed = {"x": x, "y": y, "v": layout.vectors(plan.codes), "signs": signs,
-                "rank_weight": np.array([plan.rank_weight], np.float32)}
+        main, layout, fetch, keys = self.programs.get(sig) or self._build(sig)
+        layout.net.open_stages = self.open_stages
+        a, b = pair_inputs(plan, self.cfg["rdnas"]["margin"])
+        pad = max(1, len(a))              # a program without pairs still declares one slot
+        feed = {"x": x, "y": y, "v": layout.vectors(plan.codes), "pair_a": np.resize(a, pad),
+                "pair_b": np.resize(b, pad)}
         with static_mode(), paddle.static.scope_guard(self.scope):
             vals = self.exe.run(main, feed=feed, fetch_list=fetch)
         self.sched.step()

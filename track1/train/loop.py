@@ -114,7 +114,7 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
         _init_from(net, t_cfg["init"])
     state0 = {k: v.numpy() for k, v in net.state_dict().items()}
     if t_cfg["engine"] == "static":
-        engine = StaticEngine(lambda: build_supernet(cfg, profile), cfg, lr_fn, state0)
+        engine = StaticEngine(lambda: build_supernet(cfg, profile), cfg, lr_fn, state0, net.open_stages)
     else:
         engine = DygraphEngine(net, cfg, lr_fn)
 
@@ -170,8 +170,10 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
         done_epochs = step / steps_per_epoch
         summary = {"epoch": round(done_epochs, 3), "step": step, "time_s": round(time.time() - t0, 1),
                    **{k: v / max(n, 1) for k, v in sums.items()}}
+        if world > 1:
+            engine.sync_buffers()
         state = engine.state()
-        net.set_state_dict({k: v for k, v in state.items() if not k.startswith("@") and "@" not in k})
+        net.set_state_dict({k: v for k, v in state.items() if "@" not in k})
         if rank == 0:
             summary.update(_evaluate(cfg, net, sampler, splits, train_split))
             rank_due = (t_cfg["rank_every"] and (epoch + 1) % t_cfg["rank_every"] == 0) or step >= total
@@ -184,20 +186,37 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
                     if k not in ("epoch", "step") and isinstance(v, (int, float)):
                         writer.add_scalar(f"epoch/{k}", v, step)
             log(_epoch_line(summary))
-            meta = {**meta_base, "step": step, "history": history, "rng": rng.bit_generator.state,
-                    "open_stages": sorted(net.open_stages), "finished": step >= total}
-            checkpoint.save(ckpt, state, meta)
+            # Resumable checkpoints only at epoch boundaries: the generator state then fully
+            # decides the rest of the run (a mid-epoch stop, e.g. --max-steps, writes none).
+            if step % steps_per_epoch == 0:
+                meta = {**meta_base, "step": step, "history": history, "rng": rng.bit_generator.state,
+                        "open_stages": sorted(net.open_stages), "finished": step >= total}
+                checkpoint.save(ckpt, state, meta)
         if world > 1:
-            dist.barrier()
+            _check_ranks_agree(state)
     bar.close()
     if rank == 0:
         _write_final(cfg, out, net, history)
     return {"steps": step, "history": history, "out_dir": str(out)}
 
 
+def _check_ranks_agree(state):
+    """Every rank must hold the same weights (same sub-networks, averaged gradients)."""
+    total = np.float64(sum(float(np.abs(v).sum()) for k, v in state.items() if "@" not in k))
+    t = paddle.to_tensor(np.array([total, -total], np.float64))
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    hi, neg_lo = t.numpy()
+    if abs(hi + neg_lo) > 1e-6 * max(1.0, abs(hi)):
+        raise RuntimeError(f"ranks hold different weights (checksums {-neg_lo} .. {hi})")
+
+
 def _open_phase_branches(strategy, net, engine, epoch_f):
     want = set(strategy.phase(epoch_f).get("open", []))
-    if want - net.open_stages:
+    if not want - net.open_stages:
+        return
+    if isinstance(engine, DygraphEngine):
+        net.open_branches(sorted(want))          # the engine trains `net` itself
+    else:
         state = engine.state()
         net.set_state_dict({k: v for k, v in state.items() if "@" not in k})
         net.open_branches(sorted(want))

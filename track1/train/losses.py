@@ -1,14 +1,17 @@
 """Loss terms shared by both engines (they run on dygraph tensors and static values alike)."""
+import numpy as np
 import paddle
 import paddle.nn.functional as F
 
 
 def distill(student_logits, teacher_logits, temperature: float = 1.0):
-    """Soft cross-entropy to the (detached) teacher's distribution, scaled by T^2."""
-    # The fused soft-label cross-entropy: oneDNN's log_softmax backward fails in static
-    # programs of Paddle 3.3.1 (std::exception), this op runs everywhere.
-    t = F.softmax(teacher_logits.detach() / temperature, axis=-1)
-    return F.cross_entropy(student_logits / temperature, t, soft_label=True) * temperature ** 2
+    """Soft cross-entropy to the (stopped) teacher's distribution, scaled by T^2."""
+    teacher = F.softmax(teacher_logits / temperature, axis=-1)
+    teacher.stop_gradient = True
+    # student / T is a fresh tensor, so the in-place op behind cross_entropy (see ce) can
+    # only overwrite that copy. (A hand-written log_softmax form trained differently from
+    # dygraph under oneDNN after a few steps.)
+    return F.cross_entropy(student_logits / temperature, teacher, soft_label=True) * temperature ** 2
 
 
 def margin_ranking(loss_i, loss_j, sign, margin: float):
@@ -17,29 +20,58 @@ def margin_ranking(loss_i, loss_j, sign, margin: float):
     return F.relu(margin - sign * (loss_j - loss_i))
 
 
-def plan_loss(logits, plan_roles, y, pairs_sign, pair_index, rank_weight, cfg_train, temperature, margin):
-    """Total loss of a step plan and its parts. `logits[k]` of sub-network k.
+def pair_inputs(plan, margin: float):
+    """The fed form of a plan's ranking term: per pair, (w*s/P, w*m*|s|/P) with w the rank
+    weight and P the number of pairs, so that sum_p relu(b_p - a_p * (L_j - L_i)) equals
+    w * mean_p |s_p| * max(0, m - s_p * (L_j - L_i)): ties (s = 0) add nothing."""
+    n = max(1, len(plan.pairs))
+    a = np.array([plan.rank_weight * s / n for *_, s in plan.pairs], np.float32)
+    b = np.array([plan.rank_weight * margin * abs(s) / n for *_, s in plan.pairs], np.float32)
+    return a, b
 
-    `pairs_sign` is a tensor of the pair signs (0 = pair unused), `pair_index` the static
-    list of (i, j) it refers to; `rank_weight` a float or tensor."""
+
+def ce(logits, y, label_smoothing: float = 0.0):
+    """Cross-entropy that leaves `logits` intact. In static programs Paddle 3.3.1 lowers
+    F.cross_entropy to an in-place op that overwrites its input with the softmax; another
+    reader of the same logits (distillation, ranking) would read probabilities. The
+    product makes a private copy for it to overwrite (paddle.assign did not: it aliases)."""
+    if not paddle.in_dynamic_mode():
+        k = logits.shape[-1]
+        target = F.one_hot(y, k) * (1.0 - label_smoothing) + label_smoothing / k
+        return -(target * F.log_softmax(logits, axis=-1)).sum(axis=-1).mean()
+    return F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+
+
+def nll(logits, y):
+    """Plain cross-entropy from log_softmax (no in-place op): for the ranking term, whose
+    gradient came out wrong in static programs when it went through F.cross_entropy."""
+    return -(F.one_hot(y, logits.shape[-1]) * F.log_softmax(logits, axis=-1)).sum(axis=-1).mean()
+
+
+def plan_loss(logits, plan_roles, y, pair_a, pair_b, pair_index, cfg_train, temperature):
+    """Total loss of a step plan and its parts. `logits[k]` of sub-network k; `pair_a`,
+    `pair_b` (tensors, see pair_inputs) weight the ranking term of the pairs `pair_index`."""
     ls = cfg_train["label_smoothing"]
     parts = {}
     total = 0.0
     teacher = logits[0]
-    label_losses = []
     for k, (lg, role) in enumerate(zip(logits, plan_roles)):
         if role == "label":
-            term = F.cross_entropy(lg, y, label_smoothing=ls)
+            term = ce(lg, y, label_smoothing=ls)
         else:
             term = distill(lg, teacher, temperature)
         parts[f"{role}{k}"] = term
         total = total + term
-        label_losses.append(F.cross_entropy(lg, y))
     if pair_index:
-        # |s| drops ties (s = 0): a tie carries no order to learn.
-        terms = [margin_ranking(label_losses[i], label_losses[j], pairs_sign[p], margin) * paddle.abs(pairs_sign[p])
-                 for p, (i, j) in enumerate(pair_index)]
-        rank = paddle.add_n(terms) / len(terms)
+        # Written with additions of negated terms, every term a 1-element tensor computing its
+        # own cross-entropies: in oneDNN static programs (Paddle 3.3.1) the backward of a
+        # subtraction between two losses came out wrong, and a loss value feeding two
+        # consumers or a 0-D product with fed data failed to run (checked against dygraph).
+        terms = []
+        for p, (i, j) in enumerate(pair_index):
+            diff = (nll(logits[j], y) + nll(logits[i], y) * -1.0).reshape([1])
+            terms.append(F.relu(pair_b[p:p + 1] + (pair_a[p:p + 1] * diff) * -1.0))
+        rank = paddle.concat(terms).sum()
         parts["rank"] = rank
-        total = total + rank_weight * rank
+        total = total + rank
     return total, parts

@@ -27,8 +27,8 @@ class StepPlan:
     rank_weight: float = 0.0
 
     def signature(self):
-        """What fixes a static program's shape: roles and the number of pair slots."""
-        return tuple(self.roles), len(self.pairs)
+        """What fixes a static program's shape: the roles and which (i, j) pairs are ranked."""
+        return tuple(self.roles), tuple((i, j) for i, j, _ in self.pairs)
 
 
 class Strategy:

@@ -1,0 +1,254 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import paddle
+import pytest
+
+from track1.config import ConfigError, load_config
+from track1.data import load_splits
+from track1.models import SuperNet
+from track1.profile import Profile
+from track1.train import checkpoint
+from track1.train.engines import DygraphEngine, StaticEngine
+from track1.train.loop import TrainError, build_supernet, train
+from track1.train.losses import margin_ranking
+from track1.train.samplers import ArchSampler, GroupDistance, hamming51, sample_distant
+from track1.train.strategies import STRATEGIES, StepPlan, rank_weight
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny(tmp_path, *extra):
+    return ["train.train_images=256", "train.batch_size=32", "train.epochs=2", "train.warmup_epochs=0.1",
+            "train.eval_images=64", "train.bn_recalib_images=64", "train.engine=dygraph", "train.gt=null",
+            f"train.out_dir={tmp_path}", "train.log_every=1", "train.lr=0.05",
+            "progressive.phases=[{epochs: 0.5, depth: false, width: false, base: spos, open: []},"
+            "{epochs: 1.5, depth: true, width: true, base: sandwich, open: [3]}]", *extra]
+
+
+def test_sampler_restrictions(fm_profile):
+    s = ArchSampler(fm_profile.space)
+    rng = np.random.default_rng(0)
+    fixed = s.restricted(fix_depth=True, fix_width=True)
+    assert {fixed.sample(rng) for _ in range(5)} == {fm_profile.space.max_code()}
+    d = s.restricted(fix_width=True)
+    for _ in range(10):
+        a = fm_profile.parse(d.sample(rng))
+        assert a.stem == 1 and all(c1 == 1 and c2 == 1 for st in a.blocks for c1, c2 in st)
+    w = s.restricted(fix_depth=True)
+    assert all(fm_profile.parse(w.sample(rng)).depths == (5, 5, 8, 5) for _ in range(10))
+    assert fm_profile.parse(w.smallest()).depths == (5, 5, 8, 5)
+
+
+def test_group_distance_on_hand_made_pairs():
+    gd = GroupDistance([[[2, 3], [4, 5]]] * 2 + [[[2, 3, 4], [5, 6, 7, 8]]] + [[[2, 3], [4, 5]]],
+                       [[1, 2, 3], [4, 5, 6, 7]], near=0.5, far=2.0)
+    base = "1558511111111111111111111111111111111111111111111111"
+    assert gd(base, base) == 0.0
+    assert gd(base, base[:6] + "2" + base[7:]) == 0.5           # 1 -> 2: same width group
+    assert gd(base, base[:6] + "5" + base[7:]) == 2.0           # 1 -> 5: other group
+    assert gd(base, base[:1] + "4" + base[2:]) == 0.5           # depth 5 -> 4, same group
+    assert gd(base, base[:1] + "2" + base[2:]) == 2.0           # depth 5 -> 2, other group
+    # a block present in one code and absent in the other is far, whatever its width
+    a = "1222233333000000333300000055550000000000007777000000"
+    b = "1322233333330000333300000055550000000000007777000000"
+    assert gd(a, b) == 0.5 + 2.0 + 2.0                        # depth 2->3 (near), "00"->"33" twice (far)
+    assert hamming51(a, b) == 3.0
+
+
+def test_distant_sampling_respects_threshold(fm_profile):
+    s = ArchSampler(fm_profile.space)
+    rng = np.random.default_rng(1)
+    codes = sample_distant(s, rng, 4, hamming51, 20.0)
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert hamming51(codes[i], codes[j]) >= 20
+
+
+def test_margin_ranking_value_and_gradient_sign():
+    li = paddle.to_tensor(1.0, stop_gradient=False)
+    lj = paddle.to_tensor(1.2, stop_gradient=False)
+    # teacher: i better (s = +1); L_j - L_i = 0.2 < m = 0.5 -> loss 0.3, pushes L_i down and L_j up
+    loss = margin_ranking(li, lj, 1.0, 0.5)
+    assert float(loss) == pytest.approx(0.3)
+    loss.backward()
+    assert float(li.grad) > 0 and float(lj.grad) < 0            # gradient descent lowers L_i
+    assert float(margin_ranking(li, lj, 1.0, 0.1)) == 0.0        # order already kept by the margin
+    assert float(margin_ranking(li, lj, -1.0, 0.0)) == pytest.approx(0.2)
+    assert float(margin_ranking(li, lj, 1.0, 0.0)) == 0.0        # m = 0: the competition code
+
+
+def test_rank_weight_ramp():
+    r = {"lambda_max": 2.0, "ramp_epochs": 10}
+    assert rank_weight(0, r) == 0 and rank_weight(5, r) == 0.5 and rank_weight(30, r) == 2.0
+
+
+def test_rdnas_plan_pairs_follow_the_teacher(fm_cfg, fm_profile):
+    cfg = load_config(None, ["rdnas.teacher=params"])
+    teacher = lambda c: fm_profile.params(c)  # noqa: E731
+    st = STRATEGIES.get("rdnas")(cfg, ArchSampler(fm_profile.space), teacher)
+    plan = st.plan(1.0, np.random.default_rng(0))
+    assert len(plan.codes) == 2 + cfg.sandwich.n_random and plan.roles[0] == "label"
+    assert plan.rank_weight == pytest.approx(min(2.0, 1.0 / cfg.rdnas.ramp_epochs))
+    for i, j, s in plan.pairs:
+        assert s == np.sign(teacher(plan.codes[i]) - teacher(plan.codes[j]))
+
+
+def _probe_loss(net, profile, x, y):
+    """The largest sub-network's loss on a fixed batch, BN on batch statistics."""
+    net.train()
+    net.set_active_subnet(profile.space.max_code())
+    with paddle.no_grad():
+        return float(paddle.nn.functional.cross_entropy(net(paddle.to_tensor(x)), paddle.to_tensor(y)))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES.names())
+def test_every_strategy_trains_and_lowers_the_loss(tmp_path, strategy):
+    cfg = load_config(None, tiny(tmp_path, f"train.strategy={strategy}", "rdnas.teacher=flops",
+                                 "train.epochs=3", "train.bn_recalib_images=0", "train.eval_images=0"))
+    prof = Profile.from_config(cfg)
+    x, y = load_splits(cfg)["val"].arrays(limit=256)
+    paddle.seed(cfg.seed)
+    before = _probe_loss(build_supernet(cfg, prof), prof, x, y)
+    res = train(cfg, log=lambda m: None)
+    arrays, meta = checkpoint.load(tmp_path / "supernet")
+    net = build_supernet(cfg, prof)
+    net.open_stages = set(meta["open_stages"])
+    net.set_state_dict(arrays)
+    after = _probe_loss(net, prof, x, y)
+    assert np.isfinite(after) and after < before - 0.3, (before, after)
+    if strategy == "progressive":
+        assert meta["open_stages"] == [3]
+        conv = net.blocks[net.slots[3][0]].conv1
+        assert not np.array_equal(conv.weight.numpy(), conv.branch_weights[0].numpy())
+    if strategy == "rdnas":
+        assert "rank" in res["history"][-1]
+
+
+def test_static_engine_matches_dygraph(fm_profile):
+    """One step of each plan from the same weights: same loss parts (forward: masks, gates,
+    distillation, ranking) and the same updated weights and momentum (gradients). Longer
+    comparisons are meaningless here: an untrained 48-layer net on one small batch is
+    chaotic (a 1e-6 change of the weights moves the next step's loss by about 0.05)."""
+    cfg = load_config(None, ["sandwich.n_random=1", "rdnas.margin=0.1"])
+    splits = load_splits(cfg)
+    x, y = next(splits["train"].batches(16, np.random.default_rng(0)))
+    paddle.seed(0)
+    state = {k: v.numpy() for k, v in SuperNet(fm_profile).state_dict().items()}
+    codes = [fm_profile.space.max_code(), fm_profile.space.min_code()] + fm_profile.space.sample_codes(1, 3)
+    plans = [StepPlan(codes[2:], ["label"]),
+             StepPlan(codes, ["label", "distill", "distill"], [(0, 1, 1.0), (0, 2, -1.0), (1, 2, 0.0)], 0.7),
+             StepPlan(codes[::-1], ["label", "distill", "distill"], [(1, 2, 1.0)], 1.3)]
+    lr = lambda s: 0.05  # noqa: E731
+    for plan in plans:
+        net = SuperNet(fm_profile)
+        net.set_state_dict(state)
+        dy = DygraphEngine(net, cfg, lr)
+        st = StaticEngine(lambda: SuperNet(fm_profile), cfg, lr, state)
+        a, b = dy.step(plan, x, y), st.step(plan, x, y)
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-5), k
+        sa, sb = dy.state(), st.state()
+        for k in sa:
+            if not k.startswith("@") and "_mean" not in k and "_variance" not in k:
+                np.testing.assert_allclose(sa[k], sb[k], rtol=1e-3, atol=2e-5, err_msg=f"{plan.roles} {plan.pairs} {k}")
+
+
+@pytest.mark.parametrize("override,msg", [
+    ("train.strategy=nope", "unknown strategy 'nope'"),
+    ("progressive.phases=[{epochs: 1, depth: true, width: true, base: spos, open: [1]}]",
+     "stage 1 is not in progressive.branch_stages"),
+    ("progressive.phases=[]", "needs at least one phase"),
+    ("progressive.phases=[{epochs: 1, depth: true}]", "progressive.phases[0].width': missing"),
+    ("rdnas.sampler=closest", "'closest' is not one of"),
+    ("train.warmup_epochs=50", "exceeds epochs"),
+])
+def test_bad_training_configs(tmp_path, override, msg):
+    with pytest.raises(ConfigError, match=msg.replace("[", r"\[").replace("]", r"\]")):
+        load_config(None, tiny(tmp_path, override))
+
+
+def test_missing_teacher_cache_fails_before_training(tmp_path, official_file):
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen",
+                                 "train.sample_from=candidates", f"proxies.cache_dir={tmp_path}/cache"))
+    with pytest.raises(TrainError, match="teacher cache .* lacks 45000 of the 45000 pool codes"):
+        train(cfg, candidates=official_file)
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen"))
+    with pytest.raises(TrainError, match="needs a network"):
+        train(cfg)
+
+
+def _run_train(tmp_path, args, log):
+    return subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "train.py"), *args],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def test_resume_after_kill_equals_uninterrupted(tmp_path):
+    sets = lambda d: [a for o in tiny(d, "train.epochs=3", "train.strategy=sandwich") for a in ("--set", o)]  # noqa: E731
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    p = _run_train(tmp_path, sets(full), tmp_path / "full.log")
+    p.wait(timeout=600)
+    assert p.returncode == 0, (tmp_path / "full.log").read_text()[-2000:]
+    p = _run_train(tmp_path, sets(cut), tmp_path / "cut.log")
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        meta = cut / "checkpoint.json"
+        if meta.is_file() and json.loads(meta.read_text())["step"] >= 8:
+            break
+        assert p.poll() is None, (tmp_path / "cut.log").read_text()[-2000:]
+        time.sleep(0.2)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    assert not (cut / "supernet.npz").exists()
+    p = _run_train(tmp_path, sets(cut) + ["--resume"], tmp_path / "resume.log")
+    p.wait(timeout=600)
+    assert p.returncode == 0, (tmp_path / "resume.log").read_text()[-2000:]
+    assert "resumed from" in (tmp_path / "resume.log").read_text()
+    a, _ = checkpoint.load(full / "supernet")
+    b, _ = checkpoint.load(cut / "supernet")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_two_process_data_parallel(tmp_path):
+    """2 CPU ranks (gloo): the run checks every epoch that both ranks hold the same weights;
+    after one step the weights equal one process applying the mean of the two half-batch
+    gradients (each half with its own BN batch statistics, as on its rank)."""
+    out = tmp_path / "dp"
+    over = tiny(out, "train.strategy=spos", "train.epochs=1", "train.eval_images=0", "train.momentum=0.0",
+                "train.weight_decay=0.0", "train.warmup_epochs=0.0")
+    args = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
+            str(tmp_path / "logs"), os.path.join(REPO, "tools", "train.py"), "--max-steps", "1"]
+    args += [a for o in over for a in ("--set", o)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("workerlog.*"))
+    assert r.returncode == 0, logs[-3000:]
+    dp, _ = checkpoint.load(out / "supernet")
+    # one process, same seed: same init, same sub-network, same global batch
+    cfg = load_config(None, over)
+    prof = Profile.from_config(cfg)
+    from track1.gt.trainer import training_subset
+    splits = load_splits(cfg)
+    train_split = training_subset(splits["train"], 256, cfg.data.split_seed)
+    rng = np.random.default_rng(cfg.seed)
+    x, y = next(train_split.batches(32, rng, drop_last=True, augment=False))
+    plan = STRATEGIES.get("spos")(cfg, ArchSampler(prof.space)).plan(0.0, rng)
+    paddle.seed(cfg.seed)
+    net = build_supernet(cfg, prof)
+    net.train()
+    net.set_active_subnet(plan.codes[0])
+    for half in (slice(0, 16), slice(16, 32)):
+        loss = paddle.nn.functional.cross_entropy(net(paddle.to_tensor(x[half])), paddle.to_tensor(y[half]),
+                                                  label_smoothing=cfg.train.label_smoothing) / 2
+        loss.backward()
+    lr = 0.05      # first step of cosine without warmup
+    for k, p in net.named_parameters():
+        if p.grad is not None:
+            np.testing.assert_allclose(dp[k], p.numpy() - lr * p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=k)
