@@ -1,0 +1,177 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from track1.candidates import read_official
+from track1.config import load_config
+from track1.data import load_splits
+from track1.io_utils import read_jsonl
+from track1.profile import Profile
+from track1.scoring.common import metric, score_images
+from track1.scoring.fast import FastScorer, prefix_key
+from track1.scoring.reference import ReferenceScorer
+from track1.scoring.run import load_supernet_config
+from track1.train.loop import build_supernet, train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    """A briefly trained supernet (a few steps: BN statistics and weights away from init)."""
+    d = tmp_path_factory.mktemp("sn")
+    cfg = load_config(None, ["train.train_images=512", "train.batch_size=32", "train.epochs=1",
+                             "train.warmup_epochs=0.1", "train.eval_images=0", "train.engine=dygraph",
+                             "train.gt=null", f"train.out_dir={d}", "train.strategy=sandwich",
+                             "score.images=48", "score.recal_images=32", "score.group=3", "score.chunk=7",
+                             "score.jobs=1"])
+    train(cfg, log=lambda m: None)
+    return d
+
+
+def _candidates(tmp_path, prof, n=20, seed=5):
+    # several codes per stage-1 prefix, as in the official file
+    sp = prof.space
+    base = sp.sample_codes(n // 2, seed=seed)
+    codes = base + [c[:16] + sp.sample_codes(1, seed=seed + i + 1)[0][16:] for i, c in enumerate(base)]
+    codes = list(dict.fromkeys(c for c in codes if sp.is_valid(c)))
+    p = tmp_path / "cands.json"
+    p.write_text(json.dumps({f"arch{i}": {"acc": 0.0, "arch": c} for i, c in enumerate(codes, 1)}))
+    return p, codes
+
+
+@pytest.mark.parametrize("bn", ["running", "recal", "batch"])
+def test_fast_scorer_equals_reference_and_extracted_model(ckpt, bn):
+    cfg, arrays, meta = load_supernet_config(ckpt, [f"score.bn={bn}", "score.metric=neg_loss"])
+    prof = Profile.from_config(cfg)
+    st = dict(cfg.score)
+    imgs = score_images(load_splits(cfg), st)
+    net = build_supernet(cfg, prof)
+    net.set_state_dict(arrays)
+    codes = prof.space.sample_codes(5, seed=2) + [prof.space.min_code()]
+    ref = ReferenceScorer(net, imgs, st).score(codes)
+    fast = FastScorer(lambda: build_supernet(cfg, prof), arrays, [], imgs, st).score(codes)
+    np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-4)
+    # the reference is the extracted stand-alone model's accuracy on the images
+    import paddle
+    from track1.bn import recalibrate
+    code = codes[0]
+    sub = net.get_active_subnet(code)
+    if bn == "recal":
+        recalibrate(sub, [imgs["x_recal"]])
+    sub.eval() if bn != "batch" else sub.train()
+    with paddle.no_grad():
+        lg = sub(paddle.to_tensor(imgs["x"])).numpy()
+    assert metric(lg, imgs["y"], "neg_loss") == pytest.approx(ref[0], abs=1e-5)
+
+
+def test_scores_do_not_depend_on_the_company_of_a_run(ckpt):
+    cfg, arrays, meta = load_supernet_config(ckpt, ["score.metric=neg_loss"])
+    prof = Profile.from_config(cfg)
+    st = dict(cfg.score)
+    imgs = score_images(load_splits(cfg), st)
+    fs = FastScorer(lambda: build_supernet(cfg, prof), arrays, [], imgs, st)
+    codes = prof.space.sample_codes(7, seed=9)
+    a = fs.score(codes)
+    b = fs.score(codes[::-1])[::-1]
+    c = [fs.score([x])[0] for x in codes[:3]]
+    assert a == b and a[:3] == c
+
+
+def test_validation_images_are_held_out(fm_cfg):
+    s = load_splits(fm_cfg)
+    imgs = score_images(s, dict(fm_cfg.score, bn="recal"))
+    test = {x.tobytes() for x in s["test"].images[:10000]}
+    val_imgs = ((imgs["x"] * s["val"].std + s["val"].mean) * 255).round().astype(np.uint8)
+    assert not any(v.tobytes() in test for v in val_imgs[:50])
+
+
+def _predict(*args, log=None):
+    out = open(log, "w") if log else subprocess.PIPE
+    return subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "predict.py"), *map(str, args)],
+                            stdout=out, stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def test_submission_format_shards_and_resume(ckpt, tmp_path, fm_profile):
+    cands, codes = _candidates(tmp_path, fm_profile)
+    full = tmp_path / "full.json"
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", full)
+    _, err = p.communicate(timeout=900)
+    assert p.returncode == 0, err
+    sub = read_official(full, fm_profile.space, need_acc=True)
+    src = read_official(cands)
+    assert list(sub) == list(src) and all(sub[k]["arch"] == src[k]["arch"] for k in src)
+    # two shards, merged: identical to the one-process run
+    parts = []
+    for i in range(2):
+        out = tmp_path / "sh.json"
+        p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", out, "--shard", f"{i}/2")
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err
+        parts.append(tmp_path / f"sh.json.shard-{i}-of-2.jsonl")
+    merged = tmp_path / "merged.json"
+    p = subprocess.run([sys.executable, os.path.join(REPO, "tools", "predict.py"), "merge", "--checkpoint",
+                        str(ckpt), "--candidates", str(cands), "--out", str(merged), *map(str, parts)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(merged.read_text()) == json.loads(full.read_text())
+    # a missing shard is an error, not a silently partial submission
+    p = subprocess.run([sys.executable, os.path.join(REPO, "tools", "predict.py"), "merge", "--checkpoint",
+                        str(ckpt), "--candidates", str(cands), "--out", str(tmp_path / "bad.json"), str(parts[0])],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "have no score" in p.stderr and not (tmp_path / "bad.json").exists()
+
+
+def test_resume_after_kill_and_invalidation(ckpt, tmp_path, fm_profile):
+    cands, codes = _candidates(tmp_path, fm_profile, n=30, seed=11)
+    out = tmp_path / "r.json"
+    partial = tmp_path / "r.json.partial.jsonl"
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", out, log=tmp_path / "l1.txt")
+    deadline = time.time() + 600
+    while time.time() < deadline and (not partial.exists() or len(read_jsonl(partial)) < 2):
+        assert p.poll() is None, (tmp_path / "l1.txt").read_text()[-2000:]
+        time.sleep(0.2)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    done = len(read_jsonl(partial)) - 1
+    assert 0 < done < len(codes) and not out.exists()
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", out)
+    o, _ = p.communicate(timeout=900)
+    assert p.returncode == 0 and f"{done} already scored" in o, o
+    first = json.loads(out.read_text())
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", tmp_path / "fresh.json")
+    p.communicate(timeout=900)
+    assert json.loads((tmp_path / "fresh.json").read_text()) == first
+    # a changed setting invalidates the partial results: detected and redone, never mixed
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", out, "--set", "score.metric=prob")
+    o, _ = p.communicate(timeout=900)
+    assert p.returncode == 0 and "starting over" in o and "0 already scored" in o, o
+    assert json.loads(out.read_text()) != first
+
+
+def test_predict_errors(tmp_path, ckpt):
+    p = _predict("--checkpoint", tmp_path / "nothing")
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and "no trained supernet" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a1": {"arch": "123"}}')
+    p = _predict("--checkpoint", ckpt, "--candidates", bad)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and "entry 'a1': arch code '123'" in err and err.strip().count("\n") == 0
+    p = _predict("--checkpoint", ckpt, "--shard", "3/2")
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and "--shard '3/2'" in err
+
+
+def test_prefix_key_groups_stage1():
+    a = "1558511111111111111111111111111111111111111111111111"
+    b = a[:20] + "2" + a[21:]
+    c = a[:8] + "2" + a[9:]
+    assert prefix_key(a) == prefix_key(b) != prefix_key(c)
