@@ -170,3 +170,20 @@ def test_cli_bad_code_one_line(tmp_path):
     _, err = p.communicate(timeout=120)
     assert p.returncode == 2 and err.strip().count("\n") == 0 and "position 51" in err
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_cli_to_gt_writes_gt_and_manifest(tmp_path):
+    runs = tmp_path / "runs.jsonl"
+    rows = [{"key": f"arch{i + 1}", "arch": c, "seed": s, "acc": 0.8 + 0.01 * i + 0.001 * s, "test_loss": 0.4,
+             "macs": 10 + i, "params": 5, "wall_s": 1.0, "protocol": "p1", "code_version": "v"}
+            for i, c in enumerate([CODE, "1558511111111111111111111111111111111111111111111111"]) for s in (0, 1)]
+    runs.write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "to-gt", str(runs),
+                        "--out", str(tmp_path / "gt.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    gt = json.loads((tmp_path / "gt.json").read_text())
+    assert gt["arch1"]["n_seeds"] == 2 and gt["arch2"]["n_seeds"] == 1
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    assert m["n_codes"] == 2 and m["n_runs"] == 3 and m["seeds"] == [0, 1]
+    assert m["codes_per_seed"] == {"0": 2, "1": 1} and m["protocol_hash"] == "p1"
+    assert m["protocol"]["epochs"] > 0 and m["date"]

@@ -46,9 +46,14 @@ def _candidates(tmp_path, prof, n=20, seed=5):
     return p, codes
 
 
-@pytest.mark.parametrize("bn", ["running", "recal", "batch"])
-def test_fast_scorer_equals_reference_and_extracted_model(ckpt, bn):
-    cfg, arrays, meta = load_supernet_config(ckpt, [f"score.bn={bn}", "score.metric=neg_loss"])
+@pytest.mark.parametrize("bn, group, by_depth", [
+    ("running", 3, False), ("recal", 3, False), ("batch", 3, False),        # grouped runs (5-D BN)
+    ("running", 1, False), ("recal", 1, False), ("batch", 1, False),        # the default: 4-D ops
+    ("batch", 1, True), ("recal", 2, True),                                 # depth-specialised programs
+])
+def test_fast_scorer_equals_reference_and_extracted_model(ckpt, bn, group, by_depth):
+    cfg, arrays, meta = load_supernet_config(ckpt, [f"score.bn={bn}", "score.metric=neg_loss",
+                                                    f"score.group={group}", f"score.specialise_depth={by_depth}"])
     prof = Profile.from_config(cfg)
     st = dict(cfg.score)
     imgs = score_images(load_splits(cfg), st)

@@ -7,6 +7,7 @@
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from _common import add_config_args, fail, run_main
 
@@ -24,7 +25,7 @@ def main():
     m.add_argument("runs")
     m.add_argument("--seeds", nargs=2, type=int, default=[0, 1])
     m.add_argument("--json", action="store_true")
-    g = sub.add_parser("to-gt", help="results -> official-format GT (mean over seeds)")
+    g = add_config_args(sub.add_parser("to-gt", help="results -> official-format GT (mean over seeds) + manifest.json"))
     g.add_argument("runs")
     g.add_argument("--out", required=True)
     g.add_argument("--metric", default="acc", choices=["acc", "test_loss"])
@@ -83,7 +84,25 @@ def main():
         except ValueError as e:
             fail(str(e))
         atomic_write_json(args.out, gt, indent=1)
-        print(f"{len(gt)} codes -> {args.out}", file=sys.stderr)
+        manifest = Path(args.out).with_name("manifest.json")
+        atomic_write_json(manifest, _manifest(args, runs, gt), indent=1)
+        print(f"{len(gt)} codes -> {args.out} (+ {manifest.name})", file=sys.stderr)
+
+
+def _manifest(args, runs, gt) -> dict:
+    """What the GT file is made of: protocol, seeds, selection rule, code version, date."""
+    import datetime
+    from track1.config import load_config
+    sel = Path(args.runs).with_name("selection.json")
+    seeds = sorted({r["seed"] for r in runs})
+    return {"gt": Path(args.out).name, "runs": Path(args.runs).name, "metric": args.metric,
+            "n_codes": len(gt), "n_runs": len(runs), "seeds": seeds,
+            "codes_per_seed": {str(s): sum(r["seed"] == s for r in runs) for s in seeds},
+            "protocol_hash": runs[0].get("protocol"),
+            "protocol": dict(load_config(args.config, args.overrides)["standalone"]),
+            "code_versions": sorted({r.get("code_version", "?") for r in runs}),
+            "selection": json.loads(sel.read_text())["rule"] if sel.is_file() else None,
+            "date": datetime.date.today().isoformat()}
 
 
 if __name__ == "__main__":

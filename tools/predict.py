@@ -20,14 +20,24 @@ DEFAULT_CKPT = REPO / "output" / "fashion_mnist"
 
 
 def candidates_or_sample(args, cfg, space, log):
-    from track1.candidates import load_candidates, resolve_path
+    """The candidate file's (key, code) pairs; without one, the GT benchmark's codes under
+    their official keys (so the check still has something to join) plus a seeded sample."""
+    from track1.candidates import load_candidates, read_official, resolve_path
     path = resolve_path(args.candidates, cfg)
     if path is not None:
         return load_candidates(path, space), path.name
     n = args.sample
-    log(f"no candidate file (--candidates, config 'candidates', $TRACK1_CANDIDATES or data/"
-        f"CVPR_2022_NAS_Track1_test.json): scoring a seeded sample of {n} codes of the space instead")
-    return [(f"arch{i}", c) for i, c in enumerate(space.sample_codes(n, seed=0), 1)], f"sample-{n}"
+    kc = []
+    gt = cfg["train"]["gt"]
+    gt_path = Path(gt) if gt and Path(gt).is_absolute() else REPO / (gt or "")
+    if gt and gt_path.is_file():
+        kc = [(k, v["arch"]) for k, v in read_official(gt_path, space, need_acc=True, what="GT file").items()]
+    seen = {c[-51:] for _, c in kc}
+    fill = [c for c in space.sample_codes(n + len(kc), seed=0) if c[-51:] not in seen][:max(0, n - len(kc))]
+    kc += [(f"sample{i}", c) for i, c in enumerate(fill, 1)]
+    log(f"no candidate file (--candidates, config 'candidates' or $TRACK1_CANDIDATES): scoring "
+        f"the {len(kc) - len(fill)} GT benchmark codes and a seeded sample of {len(fill)} codes of the space instead")
+    return kc, f"sample-{n}"
 
 
 def main():

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
+import threading
 
 # glibc would hand Paddle's large buffers back to the OS after every op and fault them in
 # again (about 10% of the time went to system calls); keep them in the heap.
@@ -27,6 +29,11 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
         os.environ.setdefault(k, v)
     pool = mp.get_context("spawn").Pool(jobs, initializer=initializer, initargs=initargs,
                                         maxtasksperchild=maxtasksperchild)
+    # A plain `kill` (SIGTERM) would end this process without unwinding, leaving the workers
+    # computing for nobody: turn it into an exception so the pool is terminated below.
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        old = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         yield pool
         pool.close()
@@ -35,3 +42,9 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
         raise
     finally:
         pool.join()
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)

@@ -85,14 +85,16 @@ class MaskLayout:
 
 
 def masked_forward(supernet, x, vec, layout: MaskLayout, rows: int = 0, bn=None,
-                   stages=range(NUM_STAGES), stem: bool = True, head: bool = True):
+                   stages=range(NUM_STAGES), stem: bool = True, head: bool = True, depths=None):
     """Forward of the supernet for the sub-network(s) in `vec` ([G, layout.size]).
 
     G = 1: the whole batch runs one sub-network (training). `rows` > 0: x holds G groups of
     `rows` consecutive samples, group g running sub-network g (scoring many candidates in
     one run; with G = batch and rows = 1 every sample has its own). `bn(layer, x)` replaces
     the BN layers (e.g. statistics per group); `stages`/`stem`/`head` run part of the net,
-    so a shared prefix (stem + stage 1) can be computed once for many candidates."""
+    so a shared prefix (stem + stage 1) can be computed once for many candidates.
+    `depths` (one per stage): build only those blocks, ungated: a program specialised to
+    the depths of the candidates it scores, not paying for their absent blocks."""
     blocks = supernet.blocks
     G = vec.shape[0]
     rows = rows or (1 if G > 1 else 0)
@@ -121,6 +123,8 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, rows: int = 0, bn=None,
         out = out0 if s == 0 else layout.part(vec, f"out{s}")
         branched = s in supernet.branch_stages
         for i, idx in enumerate(supernet.slots[s]):
+            if depths is not None and i >= depths[s]:
+                break
             blk = blocks[idx]
             mid = layout.part(vec, f"mid{s}.{i}")
             sel_mid = sel(f"br{s}.{i}.mid") if branched else None
@@ -132,7 +136,7 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, rows: int = 0, bn=None,
             else:
                 sc = h
             y = F.relu(y + sc)
-            if i >= layout.min_depths[s]:
+            if depths is None and i >= layout.min_depths[s]:
                 o, _ = layout.segments[f"gate{s}.{i}"]
                 g = vec[:, o:o + 1].reshape([-1, 1, 1, 1])
                 y = mask(y, g) + mask(h, 1.0 - g)

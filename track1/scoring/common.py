@@ -39,6 +39,9 @@ def group_bn(groups: int, rows: int, stats_rows: int):
     """A BN replacement normalising each group of `rows` samples with the statistics of its
     first `stats_rows` samples (all of them: batch statistics; the re-estimation images
     placed first: BN re-estimated on them). Biased variance, as BN's own batch statistics."""
+    if groups == 1:
+        return _single_bn(stats_rows, rows)
+
     def bn(layer, x):
         c, h, w = x.shape[1:]
         x5 = x.reshape([groups, rows, c, h, w])
@@ -48,4 +51,23 @@ def group_bn(groups: int, rows: int, stats_rows: int):
         scale = layer.weight.reshape([1, 1, c, 1, 1]) * paddle.rsqrt(var + layer._epsilon)
         y = (x5 - mean) * scale + layer.bias.reshape([1, 1, c, 1, 1])
         return y.reshape([groups * rows, c, h, w])
+    return bn
+
+
+def _single_bn(stats_rows: int, rows: int):
+    """group_bn for one candidate per run, in 4-D ops only: oneDNN runs these fast, while the
+    5-D reshapes of the grouped form cost about 10x in layout conversions (BENCHMARKS.md).
+    Batch statistics use the native BN op in training mode; the program's private scope
+    absorbs its running-statistics update."""
+    def bn(layer, x):
+        if stats_rows >= rows:
+            return paddle.nn.functional.batch_norm(
+                x, layer._mean, layer._variance, paddle.assign(layer.weight), paddle.assign(layer.bias),
+                training=True, momentum=layer._momentum, epsilon=layer._epsilon)
+        c = x.shape[1]
+        src = x[:stats_rows]
+        mean = src.mean(axis=[0, 2, 3], keepdim=True)
+        var = ((src - mean) ** 2).mean(axis=[0, 2, 3], keepdim=True)
+        scale = layer.weight.reshape([1, c, 1, 1]) * paddle.rsqrt(var + layer._epsilon)
+        return (x - mean) * scale + layer.bias.reshape([1, c, 1, 1])
     return bn

@@ -1,12 +1,13 @@
-"""The fast scorer: grouped masked-supernet programs under oneDNN, with a shared prefix.
+"""The fast scorer: masked-supernet programs under oneDNN, with a shared prefix.
 
-Two static programs share the supernet's weights: A runs the stem and stage 1 of one
-candidate prefix (stem width, stage-1 depth and widths: only about 1,100 distinct ones
-among the 45,000 official candidates, and stage 1 is about half of a network's MACs), B
-runs stages 2-4 and the head of `group` candidates at once, each on the cached stage-1
-features of its prefix. Candidates are scored in prefix order, so each prefix is computed
-once. BN uses per-group statistics (group_bn) or the supernet's running statistics, so a
-candidate's score does not depend on which others share its run.
+Program A runs the stem and stage 1 of one candidate prefix (stem width, stage-1 depth and
+widths: only about 1,100 distinct ones among the 45,000 official candidates, and stage 1
+is about half of a network's MACs); program B runs stages 2-4 and the head of `group`
+candidates on the cached stage-1 features of their prefix. Candidates are scored in prefix
+order, so each prefix is computed once. `group: 1` (the default) keeps every op 4-D, which
+oneDNN runs about 10x faster than the grouped 5-D form (BENCHMARKS.md). BN uses batch
+statistics, statistics re-estimated on extra rows, or the supernet's running statistics;
+a candidate's score never depends on which others share its run.
 """
 from __future__ import annotations
 
@@ -29,56 +30,74 @@ def prefix_key(code: str) -> str:
 class FastScorer:
     def __init__(self, make_net, state: dict, open_stages, images: dict, settings: dict, onednn=True):
         self.settings, self.images = settings, images
-        mode = settings["bn"]
+        mode = self.mode = settings["bn"]
         self.stats_rows = len(images["x_recal"]) if mode == "recal" else len(images["x"])
         x = images["x"] if mode != "recal" else np.concatenate([images["x_recal"], images["x"]])
         self.x, self.rows, self.G = x, len(x), settings["group"]
         self.share = settings["share_prefix"]
+        self.by_depth = settings["specialise_depth"]
+        self.make_net, self.open_stages = make_net, set(open_stages)
         set_onednn(onednn)
         self.scope = paddle.static.Scope()
         self.exe = paddle.static.Executor(paddle.CPUPlace())
         self.cache = OrderedDict()
-        startup = paddle.static.Program()
-        progs = {}
-        split = [("A", 1, [0], True, False), ("B", self.G, [1, 2, 3], False, True)] if self.share else \
-            [("AB", self.G, [0, 1, 2, 3], True, True)]
-        for name, g, stages, stem, head in split:
-            prog = paddle.static.Program()
-            with static_mode(), paddle.utils.unique_name.guard(), paddle.static.program_guard(prog, startup):
-                net = make_net()
-                net.open_stages = set(open_stages)
-                net.eval()
-                plain_layout_hooks(net)
-                layout = MaskLayout(net)
-                shape = list(x.shape[1:]) if stem else self._feat_shape(net)
-                inp = paddle.static.data("x", [g * self.rows] + shape, "float32")
-                vec = paddle.static.data("v", [g, layout.size], "float32")
-                bn = None if mode == "running" else group_bn(g, self.rows, self.stats_rows)
-                out = masked_forward(net, inp, vec, layout, rows=self.rows, bn=bn, stages=stages,
-                                     stem=stem, head=head)
-                names = {k: v.name for k, v in net.state_dict().items()}
-            progs[name] = (prog, out, g)
-        self.layout, self.progs, self.names = layout, progs, names
-        with static_mode(), paddle.static.scope_guard(self.scope):
-            self.exe.run(startup)
-            for k, vname in names.items():
-                self.scope.find_var(vname).get_tensor().set(np.ascontiguousarray(state[k], np.float32),
-                                                            paddle.CPUPlace())
+        self.progs = {}
+        # Programs are specialised to the depths they run (absent blocks cost nothing) and
+        # built on first use; all share the scope, initialised once from `state`.
+        self._state = state
+        self._program(("AB", None) if not self.share else ("A", None))
+
+    def _program(self, key):
+        """The program for key (part, depths): part A = stem + stage 1 of one candidate,
+        B = stages 2-4 + head of G candidates, AB = everything; depths None = all, gated."""
+        if key in self.progs:
+            return self.progs[key]
+        part, depths = key
+        g, stages, stem, head = {"A": (1, [0], True, False), "B": (self.G, [1, 2, 3], False, True),
+                                 "AB": (self.G, [0, 1, 2, 3], True, True)}[part]
+        prog, startup = paddle.static.Program(), paddle.static.Program()
+        with static_mode(), paddle.utils.unique_name.guard(), paddle.static.program_guard(prog, startup):
+            net = self.make_net()
+            net.open_stages = self.open_stages
+            net.eval()
+            plain_layout_hooks(net)
+            layout = MaskLayout(net)
+            shape = list(self.x.shape[1:]) if stem else self._feat_shape(net)
+            inp = paddle.static.data("x", [g * self.rows] + shape, "float32")
+            vec = paddle.static.data("v", [g, layout.size], "float32")
+            bn = None if self.mode == "running" else group_bn(g, self.rows, self.stats_rows)
+            out = masked_forward(net, inp, vec, layout, rows=self.rows, bn=bn, stages=stages,
+                                 stem=stem, head=head, depths=depths)
+            names = {k: v.name for k, v in net.state_dict().items()}
+        if self._state is not None:
+            with static_mode(), paddle.static.scope_guard(self.scope):
+                self.exe.run(startup)
+                for k, vname in names.items():
+                    self.scope.find_var(vname).get_tensor().set(
+                        np.ascontiguousarray(self._state[k], np.float32), paddle.CPUPlace())
+            self._state = None
+            self.layout = layout
+        self.progs[key] = (prog, out)
+        return self.progs[key]
 
     def _feat_shape(self, net):
         p = net.profile
         return [p.space.max_stem(), p.stage_sizes()[0], p.stage_sizes()[0]]
 
-    def _run(self, name, feed):
-        prog, out, _ = self.progs[name]
+    def _run(self, key, feed):
+        prog, out = self._program(key)
         with static_mode(), paddle.static.scope_guard(self.scope):
             return self.exe.run(prog, feed=feed, fetch_list=[out])[0]
+
+    def _depths(self, code):
+        return self.layout.space.parse(code).depths if self.by_depth else None
 
     def _prefix_features(self, code):
         key = prefix_key(code)
         if key not in self.cache:
             v = self.layout.vector(code)[None]
-            self.cache[key] = self._run("A", {"x": self.x, "v": v})
+            d = self._depths(code)
+            self.cache[key] = self._run(("A", d and (d[0], 0, 0, 0)), {"x": self.x, "v": v})
             while len(self.cache) > 2 * self.G:
                 self.cache.popitem(last=False)
         self.cache.move_to_end(key)
@@ -88,22 +107,32 @@ class FastScorer:
         """Logits on the scored images (re-estimation rows dropped), one array per code."""
         out = []
         n_val = len(self.images["x"])
-        for start in range(0, len(codes), self.G):
-            batch = list(codes[start:start + self.G])
+        # One program run holds candidates of equal depths (G = 1: always).
+        runs, cur = [], []
+        for c in codes:
+            if cur and (len(cur) == self.G or self._depths(c) != self._depths(cur[0])):
+                runs.append(cur)
+                cur = []
+            cur.append(c)
+        if cur:
+            runs.append(cur)
+        for batch in runs:
             real = len(batch)
-            batch += [batch[-1]] * (self.G - real)           # static shapes: pad the last run
+            batch = batch + [batch[-1]] * (self.G - real)     # static shapes: pad the run
             v = self.layout.vectors(batch)
+            d = self._depths(batch[0])
             if self.share:
                 feats = np.concatenate([self._prefix_features(c) for c in batch])
-                lg = self._run("B", {"x": feats, "v": v})
+                lg = self._run(("B", d and (0,) + tuple(d[1:])), {"x": feats, "v": v})
             else:
-                lg = self._run("AB", {"x": np.tile(self.x, (self.G, 1, 1, 1)), "v": v})
+                lg = self._run(("AB", d and tuple(d)), {"x": np.tile(self.x, (self.G, 1, 1, 1)), "v": v})
             lg = lg.reshape(self.G, self.rows, -1)[:, self.rows - n_val:]
             out += [lg[i] for i in range(real)]
         return out
 
     def score(self, codes) -> list:
-        order = sorted(range(len(codes)), key=lambda i: prefix_key(codes[i])) if self.share else range(len(codes))
+        key = (lambda c: (prefix_key(c), self._depths(c) or ())) if self.share else (lambda c: self._depths(c) or ())
+        order = sorted(range(len(codes)), key=lambda i: key(codes[i]))
         ordered = [codes[i] for i in order]
         vals = [metric(lg, self.images["y"], self.settings["metric"]) for lg in self.logits(ordered)]
         out = [None] * len(codes)

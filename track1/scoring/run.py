@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from ..candidates import CandidateError, submission_dict
 from ..config import ConfigError, SCHEMA, _validate, apply_overrides, section_hash
@@ -30,11 +31,10 @@ def load_supernet_config(ckpt_dir, overrides=()):
     if found is None:
         raise ScoreError(f"no trained supernet at '{path}.npz' (run `bash tools/train.sh` first, or pass --checkpoint DIR)")
     arrays, meta = found
-    try:
-        cfg = _validate(apply_overrides(meta["config"], overrides), SCHEMA)
-    except ConfigError:
-        raise
-    from ..config import _wrap
+    from ..config import DEFAULT_CONFIG, _merge, _wrap
+    # Sections added to track1 after the checkpoint was written take their defaults.
+    defaults = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    cfg = _validate(apply_overrides(_merge(defaults, meta["config"]), overrides), SCHEMA)
     return _wrap(cfg), arrays, meta
 
 
@@ -143,7 +143,7 @@ def score_candidates(cfg, arrays, meta, keys_codes, partial_path, jobs=1, shard=
 
 def st_key(cfg) -> dict:
     """What decides a score besides the checkpoint: the scoring settings and the data split."""
-    st = {k: v for k, v in cfg["score"].items() if k not in ("jobs", "chunk", "group", "engine", "share_prefix")}
+    st = {k: v for k, v in cfg["score"].items() if k not in ("jobs", "chunk", "group", "engine", "share_prefix", "specialise_depth")}
     return {"score": st, "data": {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed")}}
 
 

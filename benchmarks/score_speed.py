@@ -1,0 +1,103 @@
+"""Scoring speed (issue 6): the fast scorer vs the plain dygraph per-candidate loop, the MAC
+bound of this CPU, and peak memory. One process, one thread each (predict.py runs
+score.jobs such processes).
+
+    python benchmarks/score_speed.py --checkpoint output/main --candidates FILE [--n 1024]
+
+The n candidates are a contiguous block of the prefix-sorted candidate list: what one
+worker of a full run sees, so prefix sharing is as effective as in the full run.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--checkpoint", default="output/main")
+    p.add_argument("--candidates", default=os.environ.get("TRACK1_CANDIDATES"))
+    p.add_argument("--n", type=int, default=1024)
+    p.add_argument("--n-dygraph", type=int, default=24)
+    p.add_argument("--set", dest="overrides", action="append", default=[])
+    args = p.parse_args()
+    from track1.parallel import worker_env
+    worker_env(1)
+    import numpy as np
+    import paddle
+    from track1.candidates import load_candidates
+    from track1.data import load_splits
+    from track1.models.standalone import build_standalone
+    from track1.profile import Profile
+    from track1.scoring.common import score_images
+    from track1.scoring.fast import FastScorer, prefix_key
+    from track1.scoring.reference import ReferenceScorer
+    from track1.scoring.run import load_supernet_config
+    from track1.static_graph import StaticClassifier, static_mode
+    from track1.train.loop import build_supernet
+    cfg, arrays, meta = load_supernet_config(args.checkpoint, args.overrides)
+    st = dict(cfg["score"])
+    prof = Profile.from_config(cfg)
+    kc = load_candidates(args.candidates, prof.space)
+    codes = sorted((prof.space.canonical(c) for _, c in kc), key=prefix_key)
+    mean_macs = float(np.mean([prof.macs(c) for c in codes]))
+    start = len(codes) // 2 - args.n // 2
+    block = codes[start:start + args.n]
+    images = score_images(load_splits(cfg), st)
+    N = len(images["x"])
+    out = {"n_candidates": len(codes), "images": N, "bn": st["bn"], "metric": st["metric"],
+           "distinct_prefixes_in_block": len({prefix_key(c) for c in block})}
+
+    t = time.time()
+    fast = FastScorer(lambda: build_supernet(cfg, prof), arrays, meta.get("open_stages", []), images, st)
+    out["fast_build_s"] = round(time.time() - t, 1)
+    # Cold: programs (one per depth combination) and oneDNN primitives built on first use;
+    # warm: the steady state of a 45,000-candidate run, where those costs are amortised.
+    t = time.time()
+    fast.score(block)
+    out["fast_cold_cand_per_s"] = round(len(block) / (time.time() - t), 2)
+    out["programs_built"] = len(fast.progs)
+    t = time.time()
+    fast.score(block)
+    out["fast_cand_per_s"] = round(len(block) / (time.time() - t), 2)
+
+    net = build_supernet(cfg, prof)
+    net.open_stages = set(meta.get("open_stages", []))
+    net.set_state_dict(arrays)
+    ref = ReferenceScorer(net, images, st)
+    picks = block[::max(1, len(block) // args.n_dygraph)][:args.n_dygraph]
+    ref.score(picks[:2])
+    t = time.time()
+    ref.score(picks)
+    out["dygraph_cand_per_s"] = round(len(picks) / (time.time() - t), 2)
+    out["fast_over_dygraph"] = round(out["fast_cand_per_s"] / out["dygraph_cand_per_s"], 1)
+
+    # The MAC bound: a plain (unmasked) static oneDNN forward of the largest network, the
+    # best conv throughput this CPU gives for these layer shapes.
+    big = prof.space.max_code()
+    with static_mode():
+        clf = StaticClassifier(lambda: build_standalone(prof, big), prof.input_shape(N))
+        clf.predict(images["x"])
+        reps = 5
+        t = time.time()
+        for _ in range(reps):
+            clf.predict(images["x"])
+        macs_per_s = reps * N * prof.macs(big) / (time.time() - t)
+    out["conv_gmac_per_s"] = round(macs_per_s / 1e9, 2)
+    out["mean_candidate_mmac"] = round(mean_macs / 1e6, 3)
+    bound = macs_per_s / (mean_macs * N)
+    out["mac_bound_cand_per_s"] = round(bound, 2)
+    out["fast_over_bound"] = round(out["fast_cand_per_s"] / bound, 2)
+    out["hours_45k_one_process"] = round(len(codes) / out["fast_cand_per_s"] / 3600, 2)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""NAR, the Neural Architecture Ranker: train on labelled codes, score candidates, propose codes.
+
+    python tools/nar.py train --labels GT_OR_SUBMISSION [--out DIR]
+    python tools/nar.py predict [--model DIR] [--candidates FILE] --out submit/nar.json
+    python tools/nar.py sample [--model DIR] --k 10
+    python tools/nar.py cv --labels GT [--folds 4]      (k-fold Kendall tau on held-out codes)
+
+Track 1 rule 6: predictor-made accuracies are not allowed in an official submission; NAR's
+files are for analysis and search (tools/predict.py writes submissions).
+"""
+import argparse
+import json
+from pathlib import Path
+
+from _common import add_config_args, fail, run_main
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = add_config_args(sub.add_parser("train", help="train NAR on a GT file or a submission"))
+    t.add_argument("--labels", required=True)
+    t.add_argument("--out", default=None, help="model folder (default nar.out)")
+    pr = add_config_args(sub.add_parser("predict", help="score candidates (official format)"))
+    pr.add_argument("--model", default=None)
+    pr.add_argument("--candidates", default=None)
+    pr.add_argument("--out", required=True)
+    s = add_config_args(sub.add_parser("sample", help="propose the k best codes (tier-guided)"))
+    s.add_argument("--model", default=None)
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--seed", type=int, default=None)
+    cv = add_config_args(sub.add_parser("cv", help="k-fold Kendall tau on held-out labelled codes"))
+    cv.add_argument("--labels", required=True)
+    cv.add_argument("--folds", type=int, default=4)
+    cv.add_argument("--train-frac", type=float, nargs="+", default=[0.25, 0.5, 0.75])
+    args = p.parse_args()
+
+    from track1.config import REPO, load_config
+    from track1.nar import NARError
+    from track1.profile import Profile
+    cfg = load_config(args.config, args.overrides)
+    prof = Profile.from_config(cfg)
+    ncfg = dict(cfg["nar"])
+    # train writes to --out, predict/sample read --model; both default to nar.out
+    chosen = args.out if args.cmd == "train" else getattr(args, "model", None)
+    model_dir = Path(chosen) if chosen else REPO / ncfg["out"]
+    try:
+        if args.cmd == "train":
+            from track1.nar import fit, save
+            from track1.nar.fit import read_labels
+            _, codes, accs = read_labels(args.labels, prof.space)
+            model, meta = fit(ncfg, prof, codes, accs)
+            meta["labels"] = str(args.labels)
+            save(model_dir / "nar", model, meta)
+            h = meta["history"][-1]
+            print(f"NAR trained on {len(codes)} codes ({ncfg['epochs']} epochs, final rank loss "
+                  f"{h['rank_loss']:.4f}, tier loss {h['tier_loss']:.4f}) -> {model_dir}/nar.npz")
+        elif args.cmd == "predict":
+            from track1.candidates import load_candidates, resolve_path, write_submission
+            from track1.nar import load, predict
+            model, _ = load(model_dir / "nar")
+            path = resolve_path(args.candidates, cfg)
+            if path is None:
+                fail("no candidate file: pass --candidates, set config 'candidates' or $TRACK1_CANDIDATES")
+            kc = load_candidates(path, prof.space)
+            scores = predict(model, prof, [prof.space.canonical(c) for _, c in kc])
+            write_submission(args.out, kc, scores)
+            print(f"{len(kc)} candidates scored by NAR -> {args.out} (analysis only: Track 1 rule 6)")
+        elif args.cmd == "sample":
+            from track1.nar import TierHistograms, load, propose
+            model, meta = load(model_dir / "nar")
+            hist = TierHistograms.from_dict(meta["histograms"])
+            div = hist.divergence()
+            print(f"best-vs-worst tier JS divergence: " + ", ".join(f"{q} {v:.3f}" for q, v in div.items())
+                  + f" (threshold {ncfg['threshold']})")
+            seed = ncfg["seed"] if args.seed is None else args.seed
+            for code, score in propose(model, prof, hist, args.k, ncfg["proposals"], ncfg["threshold"], seed):
+                c = prof.cost(code)
+                print(json.dumps({"arch": code, "nar_score": round(score, 5), "macs": c["macs"], "params": c["params"]}))
+        else:
+            from track1.nar.evaluate import cross_validate
+            from track1.nar.fit import read_labels
+            _, codes, accs = read_labels(args.labels, prof.space)
+            for row in cross_validate(ncfg, prof, codes, accs, args.folds, args.train_frac):
+                print(json.dumps(row))
+    except NARError as e:
+        fail(str(e))
+
+
+if __name__ == "__main__":
+    run_main(main)
