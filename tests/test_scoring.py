@@ -180,3 +180,19 @@ def test_prefix_key_groups_stage1():
     b = a[:20] + "2" + a[21:]
     c = a[:8] + "2" + a[9:]
     assert prefix_key(a) == prefix_key(b) != prefix_key(c)
+
+
+def test_without_a_candidate_file_the_gt_codes_are_scored_under_their_keys(fm_cfg, fm_profile, monkeypatch):
+    import argparse
+    import importlib
+    monkeypatch.delenv("TRACK1_CANDIDATES", raising=False)
+    monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
+    predict = importlib.import_module("predict")
+    from track1.candidates import read_official
+    gt = read_official(os.path.join(REPO, fm_cfg["train"]["gt"]), need_acc=True)
+    msgs = []
+    kc, _ = predict.candidates_or_sample(argparse.Namespace(candidates=None, sample=len(gt) + 5), fm_cfg,
+                                         fm_profile.space, msgs.append)
+    assert kc[:len(gt)] == [(k, v["arch"]) for k, v in gt.items()]
+    assert len(kc) == len(gt) + 5 and len({c[-51:] for _, c in kc}) == len(kc)
+    assert all(k.startswith("sample") for k, _ in kc[len(gt):]) and "no candidate file" in msgs[0]
