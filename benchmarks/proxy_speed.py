@@ -35,11 +35,11 @@ def main():
         codes = [prof.space.canonical(c) for _, c in load_candidates(args.candidates, prof.space)]
     else:
         codes = prof.space.sample_codes(45000, seed=0)
+    batch._init(cfg, 1)
     for name in args.proxies or PROXIES.names():
         analytic = not PROXIES.meta(name)["needs_net"]
         sel = codes if analytic else codes[:args.n]
         # In-process, what one worker of compute_many does per code (no pool start-up counted).
-        batch._init(cfg, 1)
         batch._one((name, codes[-1]))
         t = time.time()
         for c in sel:

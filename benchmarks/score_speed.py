@@ -30,7 +30,6 @@ def main():
     from track1.parallel import worker_env
     worker_env(1)
     import numpy as np
-    import paddle
     from track1.candidates import load_candidates
     from track1.data import load_splits
     from track1.models.standalone import build_standalone

@@ -9,7 +9,7 @@ scores or a malformed file: one line naming the first offender, exit 2.
 import argparse
 import json
 
-from _common import REPO, fail, run_main
+from _common import REPO, run_main
 
 DEFAULT_GT = REPO / "benchmarks" / "gt" / "fashion_mnist" / "gt.json"
 

@@ -71,7 +71,7 @@ def main():
             model, meta = load(model_dir / "nar")
             hist = TierHistograms.from_dict(meta["histograms"])
             div = hist.divergence()
-            print(f"best-vs-worst tier JS divergence: " + ", ".join(f"{q} {v:.3f}" for q, v in div.items())
+            print("best-vs-worst tier JS divergence: " + ", ".join(f"{q} {v:.3f}" for q, v in div.items())
                   + f" (threshold {ncfg['threshold']})")
             seed = ncfg["seed"] if args.seed is None else args.seed
             for code, score in propose(model, prof, hist, args.k, ncfg["proposals"], ncfg["threshold"], seed):

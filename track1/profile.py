@@ -81,18 +81,23 @@ class Profile:
         k = self.stem_kernel
         macs = k * k * self.in_channels * spec.stem * s0 * s0
         params = k * k * self.in_channels * spec.stem + 2 * spec.stem
-        sizes = self.stage_sizes()
         for b in spec.blocks:
-            hw = sizes[b.stage] ** 2
-            macs += 9 * b.cin * b.mid * hw + 9 * b.mid * b.cout * hw
-            params += 9 * b.cin * b.mid + 9 * b.mid * b.cout + 2 * (b.mid + b.cout)
-            if b.proj:
-                macs += b.cin * b.cout * hw
-                params += b.cin * b.cout + 2 * b.cout
+            m, p = self.block_cost(b)
+            macs, params = macs + m, params + p
         c = spec.out_channels
         macs += c * self.num_classes
         params += c * self.num_classes + self.num_classes
         return {"macs": int(macs), "params": int(params)}
+
+    def block_cost(self, b) -> tuple:
+        """(MACs, params) of one BasicBlock, its projection shortcut included."""
+        hw = self.stage_sizes()[b.stage] ** 2
+        macs = 9 * b.cin * b.mid * hw + 9 * b.mid * b.cout * hw
+        params = 9 * b.cin * b.mid + 9 * b.mid * b.cout + 2 * (b.mid + b.cout)
+        if b.proj:
+            macs += b.cin * b.cout * hw
+            params += b.cin * b.cout + 2 * b.cout
+        return macs, params
 
     def macs(self, arch_or_code) -> int:
         return self.cost(arch_or_code)["macs"]

@@ -1,7 +1,6 @@
 """From results lines to a ground-truth file and the benchmark's headline figures."""
 from __future__ import annotations
 
-from collections import defaultdict
 
 import numpy as np
 

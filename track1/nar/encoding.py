@@ -16,16 +16,6 @@ N_TOKENS = 1 + sum(MAX_DEPTHS)           # stem + 23 block slots
 N_FEATURES = 1 + 5 + 3 + 2               # active, kind one-hot, cin/mid/cout ratios, macs, params
 
 
-def _block_cost(profile, b) -> tuple:
-    hw = profile.stage_sizes()[b.stage] ** 2
-    macs = 9 * b.cin * b.mid * hw + 9 * b.mid * b.cout * hw
-    params = 9 * b.cin * b.mid + 9 * b.mid * b.cout + 2 * (b.mid + b.cout)
-    if b.proj:
-        macs += b.cin * b.cout * hw
-        params += b.cin * b.cout + 2 * b.cout
-    return macs, params
-
-
 def encode(profile, codes) -> np.ndarray:
     """[len(codes), N_TOKENS, N_FEATURES] float32."""
     sp = profile.space
@@ -36,7 +26,6 @@ def encode(profile, codes) -> np.ndarray:
     for n, code in enumerate(codes):
         spec = profile.spec(code)
         t = out[n]
-        t[:, 0] = 0.0
         t[0, 0], t[0, 1] = 1.0, 1.0
         t[0, 8] = spec.stem / sp.max_stem()
         k = profile.stem_kernel
@@ -49,7 +38,7 @@ def encode(profile, codes) -> np.ndarray:
             row = t[starts[b.stage] + b.index]
             w = widths[b.stage]
             cin_max = sp.max_stem() if b.stage == 0 else max(widths[b.stage - 1], w)
-            macs, params = _block_cost(profile, b)
+            macs, params = profile.block_cost(b)
             row[0] = 1.0
             row[6:9] = (b.cin / cin_max, b.mid / w, b.cout / w)
             row[9:11] = (macs / top["macs"], params / top["params"])

@@ -56,7 +56,7 @@ def group_bn(groups: int, rows: int, stats_rows: int):
 
 def _single_bn(stats_rows: int, rows: int):
     """group_bn for one candidate per run, in 4-D ops only: oneDNN runs these fast, while the
-    5-D reshapes of the grouped form cost about 10x in layout conversions (BENCHMARKS.md).
+    grouped 5-D form ran an order of magnitude slower (BENCHMARKS.md).
     Batch statistics use the native BN op in training mode; the program's private scope
     absorbs its running-statistics update."""
     def bn(layer, x):

@@ -5,7 +5,7 @@ widths: only about 1,100 distinct ones among the 45,000 official candidates, and
 is about half of a network's MACs); program B runs stages 2-4 and the head of `group`
 candidates on the cached stage-1 features of their prefix. Candidates are scored in prefix
 order, so each prefix is computed once. `group: 1` (the default) keeps every op 4-D, which
-oneDNN runs about 10x faster than the grouped 5-D form (BENCHMARKS.md). BN uses batch
+oneDNN ran an order of magnitude faster than the grouped 5-D form (BENCHMARKS.md). BN uses batch
 statistics, statistics re-estimated on extra rows, or the supernet's running statistics;
 a candidate's score never depends on which others share its run.
 """

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..candidates import CandidateError, submission_dict
-from ..config import ConfigError, SCHEMA, _validate, apply_overrides, section_hash
+from ..candidates import submission_dict
+from ..config import SCHEMA, _validate, apply_overrides, section_hash
 from ..io_utils import FileLock, append_lines, atomic_write_json, read_jsonl
 from ..parallel import worker_env, worker_pool
 from ..train import checkpoint

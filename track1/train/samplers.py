@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import Registry
-from ..space import MAX_DEPTHS, NUM_STAGES, Arch, SearchSpace
+from ..space import NUM_STAGES, Arch, SearchSpace
 
 PAIR_SAMPLERS = Registry("pair sampler")
 
