@@ -50,3 +50,16 @@ def fm_profile(fm_cfg):
 def in_profile(in_cfg):
     from track1.profile import Profile
     return Profile.from_config(in_cfg)
+
+
+def make_imagefolder(root: Path, per_class: dict, classes=("n01", "n02", "n03"), size=(40, 50), seed=0) -> Path:
+    """A tiny ImageNet-style tree: root/<split>/<class>/<i>.png, random RGB images."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    for split, n in per_class.items():
+        for c in classes:
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(root / split / c / f"{i}.png")
+    return root

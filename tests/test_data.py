@@ -82,15 +82,9 @@ def test_truncated_idx_file(tmp_path):
 
 
 def test_imagenet_folder_layout(tmp_path, in_cfg):
-    from PIL import Image
+    from conftest import make_imagefolder
     from track1.config import load_config
-    root = tmp_path / "imnet"
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 6), ("val", 2)):
-        for c in ("n01", "n02", "n03"):
-            (root / split / c).mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(root / split / c / f"{i}.png")
+    root = make_imagefolder(tmp_path / "imnet", {"train": 6, "val": 2})
     cfg = load_config("imagenet", [f"data.root={root}", "profile.num_classes=3", "data.val_size=3",
                                    "data.workers=0", "profile.image_size=32"])
     s = load_splits(cfg)

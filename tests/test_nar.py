@@ -138,8 +138,22 @@ def test_tool_bad_labels(tmp_path, content, msg):
 def test_cross_validation_on_a_known_order(fm_profile, synth):
     from track1.nar.evaluate import cross_validate
     codes, accs = synth
-    rows = cross_validate(dict(TINY, epochs=20), fm_profile, codes[:60], accs[:60], folds=1, train_fracs=[0.5])
+    codes, accs = codes[:60], accs[:60]
+    # Scorers compared on the same held-out codes: the labels themselves and their reverse.
+    compare = {"same": dict(zip(codes, accs)), "reverse": dict(zip(codes, -accs))}
+    rows = cross_validate(dict(TINY, epochs=20), fm_profile, codes, accs, folds=1, train_fracs=[0.5],
+                          compare=compare)
     (r,) = rows
     assert r["n_train"] == 30 and r["n_test"] == 30 and r["folds"] == 1
     assert r["macs_tau"] == pytest.approx(1.0)          # the labels are the MACs
+    assert r["same_tau"] == pytest.approx(1.0) and r["reverse_tau"] == pytest.approx(-1.0)
     assert r["nar_tau"] > 0.3
+
+
+def test_cross_validation_compare_needs_every_code(fm_profile, synth):
+    from track1.nar import NARError
+    from track1.nar.evaluate import cross_validate
+    codes, accs = synth
+    with pytest.raises(NARError, match="compare 'partial'"):
+        cross_validate(dict(TINY, epochs=1), fm_profile, codes[:20], accs[:20], folds=1, train_fracs=[0.5],
+                       compare={"partial": dict(zip(codes[:10], accs[:10]))})

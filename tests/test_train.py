@@ -99,6 +99,26 @@ def test_rdnas_plan_pairs_follow_the_teacher(fm_cfg, fm_profile):
         assert s == np.sign(teacher(plan.codes[i]) - teacher(plan.codes[j]))
 
 
+def test_imagenet_profile_trains_end_to_end(tmp_path):
+    """The imagenet YAML's own code path (ImageFolder data, 3-channel 7x7 stem + max-pool,
+    its train section) at a tiny resolution and batch: shapes and wiring, not accuracy."""
+    from conftest import make_imagefolder
+    root = make_imagefolder(tmp_path / "imnet", {"train": 4, "val": 2})
+    cfg = load_config("imagenet", [f"data.root={root}", "profile.num_classes=3", "profile.image_size=32",
+                                   "data.val_size=3", "data.workers=0", "train.batch_size=4", "train.epochs=1",
+                                   "train.warmup_epochs=0", "train.eval_images=3", "train.bn_recalib_images=4",
+                                   "train.threads=1", f"train.out_dir={tmp_path / 'out'}", "train.log_every=1"])
+    assert cfg.train.engine == "dygraph" and cfg.train.gt is None
+    res = train(cfg, log=lambda m: None)
+    arrays, meta = checkpoint.load(tmp_path / "out" / "supernet")
+    prof = Profile.from_config(cfg)
+    assert any(v.shape[1:] == (3, 7, 7) for v in arrays.values() if v.ndim == 4)     # the RGB 7x7 stem
+    assert all(np.isfinite(v).all() for v in arrays.values())
+    # 12 images, 3 held out for validation, batch 4: 2 steps; the history holds the epoch's evaluation
+    assert res["steps"] == 2 and meta["config"]["profile"]["name"] == prof.name == "imagenet"
+    assert 0.0 <= res["history"][-1]["val_acc_largest"] <= 1.0
+
+
 def _probe_loss(net, profile, x, y):
     """The largest sub-network's loss on a fixed batch, BN on batch statistics."""
     net.train()
@@ -172,6 +192,15 @@ def test_static_engine_matches_dygraph(fm_profile):
 def test_bad_training_configs(tmp_path, override, msg):
     with pytest.raises(ConfigError, match=msg.replace("[", r"\[").replace("]", r"\]")):
         load_config(None, tiny(tmp_path, override))
+
+
+def test_progressive_phase_past_the_budget_is_refused(tmp_path):
+    # tiny(): phases of 0.5 + 1.5 epochs; with 0.5 epochs of training the second never starts
+    with pytest.raises(ConfigError, match=r"progressive.phases\[1\]': starts at epoch 0.5"):
+        load_config(None, tiny(tmp_path, "train.strategy=progressive", "train.epochs=0.5", "train.warmup_epochs=0"))
+    load_config(None, tiny(tmp_path, "train.epochs=0.5", "train.warmup_epochs=0"))     # other strategies: unused
+    for name in ("fashion_mnist", "imagenet"):
+        load_config(name, ["train.strategy=progressive"])                                # shipped schedules fit
 
 
 def test_missing_teacher_cache_fails_before_training(tmp_path, official_file):

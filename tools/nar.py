@@ -3,7 +3,8 @@
     python tools/nar.py train --labels GT_OR_SUBMISSION [--out DIR]
     python tools/nar.py predict [--model DIR] [--candidates FILE] --out submit/nar.json
     python tools/nar.py sample [--model DIR] --k 10
-    python tools/nar.py cv --labels GT [--folds 4]      (k-fold Kendall tau on held-out codes)
+    python tools/nar.py cv --labels GT [--folds 4] [--compare NAME=FILE ...]
+        (Kendall tau on held-out codes, next to other scorers on the same codes)
 
 Track 1 rule 6: predictor-made accuracies are not allowed in an official submission; NAR's
 files are for analysis and search (tools/predict.py writes submissions).
@@ -33,6 +34,8 @@ def main():
     cv.add_argument("--labels", required=True)
     cv.add_argument("--folds", type=int, default=4)
     cv.add_argument("--train-frac", type=float, nargs="+", default=[0.25, 0.5, 0.75])
+    cv.add_argument("--compare", nargs="+", default=[], metavar="NAME=FILE",
+                    help="score files (submissions, proxy files) ranked on the same held-out codes")
     args = p.parse_args()
 
     from track1.config import REPO, load_config
@@ -81,7 +84,15 @@ def main():
             from track1.nar.evaluate import cross_validate
             from track1.nar.fit import read_labels
             _, codes, accs = read_labels(args.labels, prof.space)
-            for row in cross_validate(ncfg, prof, codes, accs, args.folds, args.train_frac):
+            codes = [prof.space.canonical(c) for c in codes]
+            compare = {}
+            for item in args.compare:
+                name, sep, path = item.partition("=")
+                if not sep or not name or not path:
+                    fail(f"--compare '{item}': expected NAME=FILE")
+                _, ccodes, cscores = read_labels(path, prof.space)
+                compare[name] = {prof.space.canonical(c): float(v) for c, v in zip(ccodes, cscores)}
+            for row in cross_validate(ncfg, prof, codes, accs, args.folds, args.train_frac, compare):
                 print(json.dumps(row))
     except NARError as e:
         fail(str(e))

@@ -333,6 +333,13 @@ def _cross_check(cfg):
     pr = cfg.progressive
     if not pr.phases:
         raise ConfigError("config key 'progressive.phases': needs at least one phase")
+    if cfg.train.strategy == "progressive":
+        start = 0.0
+        for i, ph in enumerate(pr.phases):
+            if start >= cfg.train.epochs:
+                raise ConfigError(f"config key 'progressive.phases[{i}]': starts at epoch {start:g}, "
+                                  f"at or after train.epochs {cfg.train.epochs:g} (it would never run)")
+            start += ph["epochs"]
     for i, ph in enumerate(pr.phases):
         bad = [s for s in ph["open"] if s not in pr.branch_stages]
         if bad:
