@@ -30,7 +30,7 @@ def main():
     from track1.parallel import worker_env
     worker_env(1)
     import numpy as np
-    from track1.candidates import load_candidates
+    from track1.candidates import load_candidates, resolve_path
     from track1.data import load_splits
     from track1.models.standalone import build_standalone
     from track1.profile import Profile
@@ -43,7 +43,10 @@ def main():
     cfg, arrays, meta = load_supernet_config(args.checkpoint, args.overrides)
     st = dict(cfg["score"])
     prof = Profile.from_config(cfg)
-    kc = load_candidates(args.candidates, prof.space)
+    path = resolve_path(args.candidates, cfg)
+    if path is None:
+        sys.exit("score_speed: no candidate file: pass --candidates or set $TRACK1_CANDIDATES")
+    kc = load_candidates(path, prof.space)
     codes = sorted((prof.space.canonical(c) for _, c in kc), key=prefix_key)
     mean_macs = float(np.mean([prof.macs(c) for c in codes]))
     start = len(codes) // 2 - args.n // 2

@@ -47,7 +47,7 @@ def _candidates(tmp_path, prof, n=20, seed=5):
 
 
 @pytest.mark.parametrize("bn, group, by_depth", [
-    ("running", 3, False), ("recal", 3, False), ("batch", 3, False),        # grouped runs (5-D BN)
+    ("running", 3, False), ("recal", 3, False), ("batch", 3, False),        # grouped runs (per-row masks, split BN)
     ("running", 1, False), ("recal", 1, False), ("batch", 1, False),        # the default: 4-D ops
     ("batch", 1, True), ("recal", 2, True),                                 # depth-specialised programs
 ])

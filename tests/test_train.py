@@ -281,3 +281,14 @@ def test_two_process_data_parallel(tmp_path):
     for k, p in net.named_parameters():
         if p.grad is not None:
             np.testing.assert_allclose(dp[k], p.numpy() - lr * p.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_config_hash_covers_what_the_strategy_reads(tmp_path):
+    from track1.train.loop import config_hash
+
+    def h(*extra):
+        return config_hash(load_config(None, tiny(tmp_path, *extra)))
+    assert h() == h("rdnas.margin=0.3", "train.log_every=7")               # sandwich reads neither
+    assert h() != h("sandwich.n_random=3")
+    assert h("train.strategy=rdnas") != h("train.strategy=rdnas", "rdnas.margin=0.3")
+    assert h("train.strategy=spos") == h("train.strategy=spos", "sandwich.n_random=3")

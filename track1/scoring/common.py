@@ -38,25 +38,20 @@ def metric(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
 def group_bn(groups: int, rows: int, stats_rows: int):
     """A BN replacement normalising each group of `rows` samples with the statistics of its
     first `stats_rows` samples (all of them: batch statistics; the re-estimation images
-    placed first: BN re-estimated on them). Biased variance, as BN's own batch statistics."""
+    placed first: BN re-estimated on them). Biased variance, as BN's own batch statistics.
+    Groups are split off and normalised one by one in 4-D ops: a 5-D [G, rows, C, H, W]
+    form ran an order of magnitude slower under oneDNN (BENCHMARKS.md)."""
+    one = _single_bn(stats_rows, rows)
     if groups == 1:
-        return _single_bn(stats_rows, rows)
+        return one
 
     def bn(layer, x):
-        c, h, w = x.shape[1:]
-        x5 = x.reshape([groups, rows, c, h, w])
-        src = x5[:, :stats_rows] if stats_rows < rows else x5
-        mean = src.mean(axis=[1, 3, 4], keepdim=True)
-        var = ((src - mean) ** 2).mean(axis=[1, 3, 4], keepdim=True)
-        scale = layer.weight.reshape([1, 1, c, 1, 1]) * paddle.rsqrt(var + layer._epsilon)
-        y = (x5 - mean) * scale + layer.bias.reshape([1, 1, c, 1, 1])
-        return y.reshape([groups * rows, c, h, w])
+        return paddle.concat([one(layer, part) for part in paddle.split(x, groups, axis=0)], axis=0)
     return bn
 
 
 def _single_bn(stats_rows: int, rows: int):
-    """group_bn for one candidate per run, in 4-D ops only: oneDNN runs these fast, while the
-    grouped 5-D form ran an order of magnitude slower (BENCHMARKS.md).
+    """BN with the statistics of the first `stats_rows` of `rows` samples, in 4-D ops.
     Batch statistics use the native BN op in training mode; the program's private scope
     absorbs its running-statistics update."""
     def bn(layer, x):

@@ -4,8 +4,8 @@ Program A runs the stem and stage 1 of one candidate prefix (stem width, stage-1
 widths: only about 1,100 distinct ones among the 45,000 official candidates, and stage 1
 is about half of a network's MACs); program B runs stages 2-4 and the head of `group`
 candidates on the cached stage-1 features of their prefix. Candidates are scored in prefix
-order, so each prefix is computed once. `group: 1` (the default) keeps every op 4-D, which
-oneDNN ran an order of magnitude faster than the grouped 5-D form (BENCHMARKS.md). BN uses batch
+order, so each prefix is computed once. `group: 1` (the default) was measured fastest:
+larger runs buy oneDNN nothing on these small layers (BENCHMARKS.md). BN uses batch
 statistics, statistics re-estimated on extra rows, or the supernet's running statistics;
 a candidate's score never depends on which others share its run.
 """
@@ -64,9 +64,11 @@ class FastScorer:
             layout = MaskLayout(net)
             shape = list(self.x.shape[1:]) if stem else self._feat_shape(net)
             inp = paddle.static.data("x", [g * self.rows] + shape, "float32")
-            vec = paddle.static.data("v", [g, layout.size], "float32")
+            # Masks per row ([g * rows, size]) keep every op 4-D: a per-sample channel mask is a
+            # plain broadcast, where per-group masks would need 5-D reshapes.
+            vec = paddle.static.data("v", [g * self.rows if g > 1 else 1, layout.size], "float32")
             bn = None if self.mode == "running" else group_bn(g, self.rows, self.stats_rows)
-            out = masked_forward(net, inp, vec, layout, rows=self.rows, bn=bn, stages=stages,
+            out = masked_forward(net, inp, vec, layout, rows=1, bn=bn, stages=stages,
                                  stem=stem, head=head, depths=depths)
             names = {k: v.name for k, v in net.state_dict().items()}
         if self._state is not None:
@@ -120,6 +122,8 @@ class FastScorer:
             real = len(batch)
             batch = batch + [batch[-1]] * (self.G - real)     # static shapes: pad the run
             v = self.layout.vectors(batch)
+            if self.G > 1:
+                v = np.repeat(v, self.rows, axis=0)
             d = self._depths(batch[0])
             if self.share:
                 feats = np.concatenate([self._prefix_features(c) for c in batch])

@@ -70,9 +70,16 @@ def make_teacher(cfg, profile, pool):
     return cached.__getitem__
 
 
+# The sections a strategy reads besides seed/profile/data/train: editing another strategy's
+# schedule must not orphan a finished run's checkpoint.
+_STRATEGY_SECTIONS = {"spos": (), "sandwich": ("sandwich",), "progressive": ("sandwich", "progressive"),
+                      "rdnas": ("sandwich", "rdnas", "proxies")}
+
+
 def config_hash(cfg) -> str:
-    keys = ("seed", "profile", "data", "train", "sandwich", "progressive", "rdnas")
-    return section_hash({k: cfg[k] for k in keys if k != "train"} |
+    keys = ("seed", "profile", "data") + _STRATEGY_SECTIONS.get(cfg["train"]["strategy"],
+                                                                 ("sandwich", "progressive", "rdnas", "proxies"))
+    return section_hash({k: cfg[k] for k in keys} |
                         {"train": {k: v for k, v in cfg["train"].items()
                                    if k not in ("out_dir", "threads", "rank_every", "log_every", "gt")}})
 
