@@ -155,7 +155,7 @@ def test_resume_after_kill_and_invalidation(ckpt, tmp_path, fm_profile):
     p.communicate(timeout=900)
     assert json.loads((tmp_path / "fresh.json").read_text()) == first
     # a changed setting invalidates the partial results: detected and redone, never mixed
-    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", out, "--set", "score.metric=prob")
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", out, "--set", "score.seed=7")
     o, _ = p.communicate(timeout=900)
     assert p.returncode == 0 and "starting over" in o and "0 already scored" in o, o
     assert json.loads(out.read_text()) != first
