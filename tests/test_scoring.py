@@ -196,3 +196,12 @@ def test_without_a_candidate_file_the_gt_codes_are_scored_under_their_keys(fm_cf
     assert kc[:len(gt)] == [(k, v["arch"]) for k, v in gt.items()]
     assert len(kc) == len(gt) + 5 and len({c[-51:] for _, c in kc}) == len(kc)
     assert all(k.startswith("sample") for k, _ in kc[len(gt):]) and "no candidate file" in msgs[0]
+
+
+def test_running_bn_is_refused_for_a_static_trained_supernet(fm_cfg):
+    from track1.scoring.run import ScoreError, check_bn_mode
+    cfg = load_config(None, ["score.bn=running"])
+    with pytest.raises(ScoreError, match="static engine, which never updates BN running statistics"):
+        check_bn_mode(cfg, {"config": {"train": {"engine": "static"}}})
+    check_bn_mode(cfg, {"config": {"train": {"engine": "dygraph"}}})           # dygraph keeps them
+    check_bn_mode(load_config(None, ["score.bn=batch"]), {"config": {"train": {"engine": "static"}}})

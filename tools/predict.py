@@ -54,11 +54,12 @@ def main():
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
     from track1.profile import Profile
-    from track1.scoring.run import (ScoreError, file_hash, load_supernet_config, merge, parse_shard,
+    from track1.scoring.run import (ScoreError, check_bn_mode, file_hash, load_supernet_config, merge, parse_shard,
                                     score_candidates, write_submission_checked)
     log = lambda m: print(m, flush=True)  # noqa: E731
     try:
         cfg, arrays, meta = load_supernet_config(args.checkpoint, args.overrides)
+        check_bn_mode(cfg, meta)
         space = Profile.from_config(cfg).space
         kc, cand_name = candidates_or_sample(args, cfg, space, log)
         rank, world = int(os.environ.get("PADDLE_TRAINER_ID", 0)), int(os.environ.get("PADDLE_TRAINERS_NUM", 1))

@@ -38,6 +38,15 @@ def load_supernet_config(ckpt_dir, overrides=()):
     return _wrap(cfg), arrays, meta
 
 
+def check_bn_mode(cfg, meta) -> None:
+    """`running` BN needs running statistics that describe the supernet; the static training
+    engine never updates them (README), so scoring with them would rank on the initial ones."""
+    engine = meta.get("config", {}).get("train", {}).get("engine")
+    if cfg["score"]["bn"] == "running" and engine == "static":
+        raise ScoreError("score.bn=running: this supernet was trained by the static engine, which never "
+                         "updates BN running statistics; use score.bn=batch or score.bn=recal")
+
+
 def file_hash(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
