@@ -84,39 +84,29 @@ class MaskLayout:
         return vec[:, o:o + n].reshape([-1, n, 1, 1])
 
 
-def masked_forward(supernet, x, vec, layout: MaskLayout, rows: int = 0, bn=None,
+def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
                    stages=range(NUM_STAGES), stem: bool = True, head: bool = True, depths=None):
-    """Forward of the supernet for the sub-network(s) in `vec` ([G, layout.size]).
+    """Forward of the supernet for the sub-network(s) in `vec` ([1 or B, layout.size]).
 
-    G = 1: the whole batch runs one sub-network (training). `rows` > 0: x holds G groups of
-    `rows` consecutive samples, group g running sub-network g (scoring many candidates in
-    one run; with G = batch and rows = 1 every sample has its own). `bn(layer, x)` replaces
-    the BN layers (e.g. statistics per group); `stages`/`stem`/`head` run part of the net,
-    so a shared prefix (stem + stage 1) can be computed once for many candidates.
-    `depths` (one per stage): build only those blocks, ungated: a program specialised to
-    the depths of the candidates it scores, not paying for their absent blocks."""
+    One row: the whole batch runs one sub-network (training); B rows: sample b runs
+    sub-network b (scoring several candidates in one run: every mask is then a per-sample
+    broadcast, all ops stay 4-D). `bn(layer, x)` replaces the BN layers (e.g. statistics per
+    candidate); `stages`/`stem`/`head` run part of the net, so a shared prefix (stem +
+    stage 1) can be computed once for many candidates. `depths` (one per stage): build
+    only those blocks, ungated: a program specialised to the depths of the candidates it
+    scores, not paying for their absent blocks."""
     blocks = supernet.blocks
-    G = vec.shape[0]
-    rows = rows or (1 if G > 1 else 0)
     bn = bn or _bn
-
-    def mask(h, m):
-        if G == 1 or rows == 1:
-            return h * m
-        c, hh, ww = h.shape[1:]
-        mc = m.shape[1]                  # c, or 1 for a gate
-        return (h.reshape([G, rows, c, hh, ww]) * m.reshape([G, 1, mc, 1, 1])).reshape([G * rows, c, hh, ww])
 
     def sel(name):
         o, n = layout.segments[name]
-        v = vec[:, o:o + n]
-        return paddle.repeat_interleave(v, rows, axis=0) if G > 1 and rows > 1 else v
+        return vec[:, o:o + n]
 
     out0 = layout.part(vec, "out0")
     h = x
     if stem:
         st = blocks[0]
-        h = mask(F.relu(bn(st.bn, st.conv(x))), out0)
+        h = F.relu(bn(st.bn, st.conv(x))) * out0
         if st.pool:
             h = F.max_pool2d(h, 3, 2, 1)
     for s in stages:
@@ -129,17 +119,17 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, rows: int = 0, bn=None,
             mid = layout.part(vec, f"mid{s}.{i}")
             sel_mid = sel(f"br{s}.{i}.mid") if branched else None
             sel_out = sel(f"br{s}.{i}.out") if branched else None
-            y = mask(F.relu(bn(blk.bn1, _conv(blk.conv1, h, sel_mid))), mid)
-            y = mask(bn(blk.bn2, _conv(blk.conv2, y, sel_out)), out)
+            y = F.relu(bn(blk.bn1, _conv(blk.conv1, h, sel_mid))) * mid
+            y = bn(blk.bn2, _conv(blk.conv2, y, sel_out)) * out
             if blk.downsample is not None:
-                sc = mask(bn(blk.downsample[1], _conv(blk.downsample[0], h, sel_out)), out)
+                sc = bn(blk.downsample[1], _conv(blk.downsample[0], h, sel_out)) * out
             else:
                 sc = h
             y = F.relu(y + sc)
             if depths is None and i >= layout.min_depths[s]:
                 o, _ = layout.segments[f"gate{s}.{i}"]
                 g = vec[:, o:o + 1].reshape([-1, 1, 1, 1])
-                y = mask(y, g) + mask(h, 1.0 - g)
+                y = y * g + h * (1.0 - g)
             h = y
     return blocks[-1](h) if head else h
 
@@ -153,11 +143,6 @@ def _bn(layer, x):
         return layer(x)
     return F.batch_norm(x, layer._mean, layer._variance, paddle.assign(layer.weight), paddle.assign(layer.bias),
                         training=layer.training, momentum=layer._momentum, epsilon=layer._epsilon)
-
-
-def _branch_sel(vec, layout, name):
-    o, n = layout.segments[name]
-    return vec[:, o:o + n]
 
 
 def _conv(layer, x, sel):

@@ -68,7 +68,7 @@ class FastScorer:
             # plain broadcast, where per-group masks would need 5-D reshapes.
             vec = paddle.static.data("v", [g * self.rows if g > 1 else 1, layout.size], "float32")
             bn = None if self.mode == "running" else group_bn(g, self.rows, self.stats_rows)
-            out = masked_forward(net, inp, vec, layout, rows=1, bn=bn, stages=stages,
+            out = masked_forward(net, inp, vec, layout, bn=bn, stages=stages,
                                  stem=stem, head=head, depths=depths)
             names = {k: v.name for k, v in net.state_dict().items()}
         if self._state is not None:
