@@ -6,6 +6,7 @@ import sys
 import time
 
 import numpy as np
+import paddle
 import pytest
 
 from track1.candidates import read_official
@@ -47,8 +48,8 @@ def _candidates(tmp_path, prof, n=20, seed=5):
 
 
 @pytest.mark.parametrize("bn, group, by_depth", [
-    ("running", 3, False), ("recal", 3, False), ("batch", 3, False),        # grouped runs (per-row masks, split BN)
-    ("running", 1, False), ("recal", 1, False), ("batch", 1, False),        # the default: 4-D ops
+    ("running", 3, False), ("recal", 3, False), ("batch", 3, False),        # channel-grouped runs
+    ("running", 1, False), ("recal", 1, False), ("batch", 1, False),        # one candidate per run
     ("batch", 1, True), ("recal", 2, True),                                 # depth-specialised programs
 ])
 def test_fast_scorer_equals_reference_and_extracted_model(ckpt, bn, group, by_depth):
@@ -74,6 +75,34 @@ def test_fast_scorer_equals_reference_and_extracted_model(ckpt, bn, group, by_de
     with paddle.no_grad():
         lg = sub(paddle.to_tensor(imgs["x"])).numpy()
     assert metric(lg, imgs["y"], "neg_loss") == pytest.approx(ref[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_fast_scorer_with_open_weight_branches(share):
+    """Progressive training's candidate enhancement: narrow codes of the opened stages run
+    their own weight branch; in a grouped run each candidate picks its branch."""
+    cfg = load_config(None, ["train.strategy=progressive", "score.images=24", "score.group=4",
+                             "score.metric=neg_loss", f"score.share_prefix={share}"])
+    prof = Profile.from_config(cfg)
+    st = dict(cfg.score)
+    imgs = score_images(load_splits(cfg), st)
+    paddle.seed(3)
+    net = build_supernet(cfg, prof)
+    opened = list(cfg.progressive.branch_stages)
+    net.open_branches(opened)
+    rng = np.random.default_rng(0)
+    for idx in (i for s in opened for i in net.slots[s]):
+        for conv in net.blocks[idx].convs():
+            for w in conv.branch_weights:      # branches away from the shared weights
+                w.set_value(w.numpy() * rng.uniform(0.5, 1.5, w.shape).astype("float32"))
+    arrays = {k: v.numpy() for k, v in net.state_dict().items()}
+    sp = prof.space
+    codes = sp.sample_codes(5, seed=4) + [sp.min_code(), sp.max_code()]
+    ref = ReferenceScorer(net, imgs, st).score(codes)
+    fast = FastScorer(lambda: build_supernet(cfg, prof), arrays, opened, imgs, st).score(codes)
+    np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-4)
+    shared = FastScorer(lambda: build_supernet(cfg, prof), arrays, [], imgs, st).score(codes)
+    assert not np.allclose(shared, fast, rtol=1e-4, atol=1e-4)     # the branches were used
 
 
 def test_scores_do_not_depend_on_the_company_of_a_run(ckpt):

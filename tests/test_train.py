@@ -150,26 +150,55 @@ def test_every_strategy_trains_and_lowers_the_loss(tmp_path, strategy):
         assert "rank" in res["history"][-1]
 
 
-def test_static_engine_matches_dygraph(fm_profile):
+def test_progressive_opens_branches_under_the_static_engine(tmp_path):
+    """The default engine: the phase that opens stage 4 hands the branches to the programs."""
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=progressive", "train.engine=static",
+                                 "train.bn_recalib_images=64", "train.eval_images=0"))
+    train(cfg, log=lambda m: None)
+    arrays, meta = checkpoint.load(tmp_path / "supernet")
+    assert meta["open_stages"] == [3]
+    net = build_supernet(cfg, Profile.from_config(cfg))
+    conv = net.blocks[net.slots[3][0]].conv1
+    key = next(k for k in arrays if k.endswith("conv1.branch_weights.0") and f"blocks.{net.slots[3][0]}." in k)
+    assert not np.array_equal(arrays[key], arrays[key.replace("branch_weights.0", "weight")])
+    assert conv.n_branches == 3
+
+
+@pytest.mark.parametrize("branched", [False, True])
+def test_static_engine_matches_dygraph(fm_profile, branched):
     """One step of each plan from the same weights: same loss parts (forward: masks, gates,
     distillation, ranking) and the same updated weights and momentum (gradients). Longer
     comparisons are meaningless here: an untrained 48-layer net on one small batch is
-    chaotic (a 1e-6 change of the weights moves the next step's loss by about 0.05)."""
+    chaotic (a 1e-6 change of the weights moves the next step's loss by about 0.05).
+    `branched`: progressive's supernet with stage 4's weight branches open (and moved away
+    from the shared weights), so narrow codes train their own branch."""
     cfg = load_config(None, ["sandwich.n_random=1", "rdnas.margin=0.1"])
     splits = load_splits(cfg)
     x, y = next(splits["train"].batches(16, np.random.default_rng(0)))
+    pr = cfg.progressive
+    make = (lambda: SuperNet(fm_profile, pr.branch_groups, pr.branch_stages)) if branched else \
+        (lambda: SuperNet(fm_profile))
+    opened = {3} if branched else set()
     paddle.seed(0)
-    state = {k: v.numpy() for k, v in SuperNet(fm_profile).state_dict().items()}
+    net0 = make()
+    if branched:
+        net0.open_branches(opened)
+        for idx in net0.slots[3]:
+            for conv in net0.blocks[idx].convs():
+                for w in conv.branch_weights:
+                    w.set_value(w * 0.8)
+    state = {k: v.numpy() for k, v in net0.state_dict().items()}
     codes = [fm_profile.space.max_code(), fm_profile.space.min_code()] + fm_profile.space.sample_codes(1, 3)
     plans = [StepPlan(codes[2:], ["label"]),
              StepPlan(codes, ["label", "distill", "distill"], [(0, 1, 1.0), (0, 2, -1.0), (1, 2, 0.0)], 0.7),
              StepPlan(codes[::-1], ["label", "distill", "distill"], [(1, 2, 1.0)], 1.3)]
     lr = lambda s: 0.05  # noqa: E731
     for plan in plans:
-        net = SuperNet(fm_profile)
+        net = make()
+        net.open_stages = set(opened)
         net.set_state_dict(state)
         dy = DygraphEngine(net, cfg, lr)
-        st = StaticEngine(lambda: SuperNet(fm_profile), cfg, lr, state)
+        st = StaticEngine(make, cfg, lr, state, set(opened))
         a, b = dy.step(plan, x, y), st.step(plan, x, y)
         assert a.keys() == b.keys()
         for k in a:

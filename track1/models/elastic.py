@@ -24,8 +24,11 @@ class ElasticConv2D(nn.Conv2D):
                          weight_attr=paddle.ParamAttr(initializer=_KAIMING), bias_attr=False)
         self.active_out = max_out
         self.active_branch = 0
-        self.branch_weights = nn.ParameterList([
-            self.create_parameter(self.weight.shape, default_initializer=_KAIMING) for _ in range(branches)])
+        # append, not the constructor: ParameterList's constructor rejects the parameters
+        # a static (PIR) program creates, and the static engine and scorer build this layer there.
+        self.branch_weights = nn.ParameterList()
+        for _ in range(branches):
+            self.branch_weights.append(self.create_parameter(self.weight.shape, default_initializer=_KAIMING))
 
     @property
     def n_branches(self) -> int:

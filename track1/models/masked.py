@@ -86,15 +86,13 @@ class MaskLayout:
 
 def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
                    stages=range(NUM_STAGES), stem: bool = True, head: bool = True, depths=None):
-    """Forward of the supernet for the sub-network(s) in `vec` ([1 or B, layout.size]).
+    """Forward of the supernet for the sub-network in `vec` ([1, layout.size]).
 
-    One row: the whole batch runs one sub-network (training); B rows: sample b runs
-    sub-network b (scoring several candidates in one run: every mask is then a per-sample
-    broadcast, all ops stay 4-D). `bn(layer, x)` replaces the BN layers (e.g. statistics per
-    candidate); `stages`/`stem`/`head` run part of the net, so a shared prefix (stem +
-    stage 1) can be computed once for many candidates. `depths` (one per stage): build
-    only those blocks, ungated: a program specialised to the depths of the candidates it
-    scores, not paying for their absent blocks."""
+    `bn(layer, x)` replaces the BN layers (e.g. statistics of some rows only); `stages` /
+    `stem` / `head` run part of the net, so a shared prefix (stem + stage 1) can be computed
+    once for many candidates. `depths` (one per stage): build only those blocks, ungated: a
+    program specialised to the depths of the candidates it scores, not paying for their
+    absent blocks. (Several candidates per run: scoring/grouped.py.)"""
     blocks = supernet.blocks
     bn = bn or _bn
 
@@ -146,16 +144,11 @@ def _bn(layer, x):
 
 
 def _conv(layer, x, sel):
-    """Conv with the selected weight branch: one row of selectors picks a weight (one conv);
-    per-sample selectors (a batch mixing sub-networks) mix the branches' outputs."""
+    """Conv with the weight branch chosen by the one-hot selector row `sel` ([1, branches])."""
     if sel is None or layer.n_branches == 1:
         return layer(x)
-    kw = dict(stride=layer._stride, padding=layer._padding)
-    if sel.shape[0] == 1:
-        w = paddle.add_n([sel[0, b] * layer.branch_weight(b) for b in range(layer.n_branches)])
-        return F.conv2d(x, w, **kw)
-    return paddle.add_n([sel[:, b].reshape([-1, 1, 1, 1]) * F.conv2d(x, layer.branch_weight(b), **kw)
-                         for b in range(layer.n_branches)])
+    w = paddle.add_n([sel[0, b] * layer.branch_weight(b) for b in range(layer.n_branches)])
+    return F.conv2d(x, w, stride=layer._stride, padding=layer._padding)
 
 
 def full_width(supernet):

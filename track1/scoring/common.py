@@ -35,34 +35,26 @@ def metric(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
     return float(np.exp(lp).mean())
 
 
-def group_bn(groups: int, rows: int, stats_rows: int):
-    """A BN replacement normalising each group of `rows` samples with the statistics of its
-    first `stats_rows` samples (all of them: batch statistics; the re-estimation images
-    placed first: BN re-estimated on them). Biased variance, as BN's own batch statistics.
-    Groups are split off and normalised one by one in 4-D ops: a 5-D [G, rows, C, H, W]
-    form ran an order of magnitude slower under oneDNN (BENCHMARKS.md)."""
-    one = _single_bn(stats_rows, rows)
-    if groups == 1:
-        return one
-
-    def bn(layer, x):
-        return paddle.concat([one(layer, part) for part in paddle.split(x, groups, axis=0)], axis=0)
-    return bn
-
-
-def _single_bn(stats_rows: int, rows: int):
-    """BN with the statistics of the first `stats_rows` of `rows` samples, in 4-D ops.
-    Batch statistics use the native BN op in training mode; the program's private scope
-    absorbs its running-statistics update."""
+def stats_bn(stats_rows: int, rows: int):
+    """A BN replacement normalising with the statistics of the first `stats_rows` of the
+    `rows` samples (all of them: batch statistics; the re-estimation images placed first:
+    BN re-estimated on them). Biased variance, as BN's own batch statistics. Batch
+    statistics use the native BN op in training mode; the program's private scope absorbs
+    its running-statistics update."""
     def bn(layer, x):
         if stats_rows >= rows:
             return paddle.nn.functional.batch_norm(
-                x, layer._mean, layer._variance, paddle.assign(layer.weight), paddle.assign(layer.bias),
+                x, layer._mean, layer._variance, layer.weight, layer.bias,
                 training=True, momentum=layer._momentum, epsilon=layer._epsilon)
-        c = x.shape[1]
-        src = x[:stats_rows]
-        mean = src.mean(axis=[0, 2, 3], keepdim=True)
-        var = ((src - mean) ** 2).mean(axis=[0, 2, 3], keepdim=True)
-        scale = layer.weight.reshape([1, c, 1, 1]) * paddle.rsqrt(var + layer._epsilon)
-        return (x - mean) * scale + layer.bias.reshape([1, c, 1, 1])
+        return norm_by_rows(x, stats_rows, layer.weight, layer.bias, layer._epsilon)
     return bn
+
+
+def norm_by_rows(x, stats_rows: int, weight, bias, eps: float):
+    """BN of x [rows, C, H, W] with the statistics of its first `stats_rows` rows, built from
+    per-channel broadcasts only (the fast kind under oneDNN)."""
+    src = x[:stats_rows]
+    mean = src.mean(axis=[0, 2, 3], keepdim=True)
+    var = ((src - mean) ** 2).mean(axis=[0, 2, 3], keepdim=True)
+    scale = weight.reshape([1, -1, 1, 1]) * paddle.rsqrt(var + eps)
+    return (x - mean) * scale + bias.reshape([1, -1, 1, 1])

@@ -1,13 +1,12 @@
-"""The fast scorer: masked-supernet programs under oneDNN, with a shared prefix.
+"""The fast scorer: masked-supernet programs under oneDNN, a shared prefix, grouped runs.
 
 Program A runs the stem and stage 1 of one candidate prefix (stem width, stage-1 depth and
 widths: only about 1,100 distinct ones among the 45,000 official candidates, and stage 1
 is about half of a network's MACs); program B runs stages 2-4 and the head of `group`
-candidates on the cached stage-1 features of their prefix. Candidates are scored in prefix
-order, so each prefix is computed once. `group: 1` (the default) was measured fastest:
-larger runs buy oneDNN nothing on these small layers (BENCHMARKS.md). BN uses batch
-statistics, statistics re-estimated on extra rows, or the supernet's running statistics;
-a candidate's score never depends on which others share its run.
+candidates at once, side by side in channels (grouped.py), on the cached stage-1 features
+of their prefixes. Candidates are scored in prefix order, so each prefix is computed once.
+BN uses batch statistics, statistics re-estimated on extra rows, or the supernet's running
+statistics; a candidate's score never depends on which others share its run.
 """
 from __future__ import annotations
 
@@ -17,8 +16,9 @@ import numpy as np
 import paddle
 
 from ..models.masked import MaskLayout, masked_forward
-from ..static_graph import plain_layout_hooks, set_onednn, static_mode
-from .common import group_bn, metric
+from ..static_graph import set_onednn, static_mode
+from .common import metric, stats_bn
+from .grouped import grouped_forward
 
 
 def prefix_key(code: str) -> str:
@@ -34,7 +34,8 @@ class FastScorer:
         self.stats_rows = len(images["x_recal"]) if mode == "recal" else len(images["x"])
         x = images["x"] if mode != "recal" else np.concatenate([images["x_recal"], images["x"]])
         self.x, self.rows, self.G = x, len(x), settings["group"]
-        self.share = settings["share_prefix"]
+        # Without sharing, every candidate computes its own stage 1 (the benchmark's baseline).
+        self.key = prefix_key if settings["share_prefix"] else (lambda c: c)
         self.by_depth = settings["specialise_depth"]
         self.make_net, self.open_stages = make_net, set(open_stages)
         set_onednn(onednn)
@@ -45,31 +46,30 @@ class FastScorer:
         # Programs are specialised to the depths they run (absent blocks cost nothing) and
         # built on first use; all share the scope, initialised once from `state`.
         self._state = state
-        self._program(("AB", None) if not self.share else ("A", None))
+        self._program(("A", None))
 
     def _program(self, key):
         """The program for key (part, depths): part A = stem + stage 1 of one candidate,
-        B = stages 2-4 + head of G candidates, AB = everything; depths None = all, gated."""
+        B = stages 2-4 + head of G candidates; depths None = all blocks, gated."""
         if key in self.progs:
             return self.progs[key]
         part, depths = key
-        g, stages, stem, head = {"A": (1, [0], True, False), "B": (self.G, [1, 2, 3], False, True),
-                                 "AB": (self.G, [0, 1, 2, 3], True, True)}[part]
         prog, startup = paddle.static.Program(), paddle.static.Program()
         with static_mode(), paddle.utils.unique_name.guard(), paddle.static.program_guard(prog, startup):
             net = self.make_net()
             net.open_stages = self.open_stages
             net.eval()
-            plain_layout_hooks(net)
             layout = MaskLayout(net)
-            shape = list(self.x.shape[1:]) if stem else self._feat_shape(net)
-            inp = paddle.static.data("x", [g * self.rows] + shape, "float32")
-            # Masks per row ([g * rows, size]) keep every op 4-D: a per-sample channel mask is a
-            # plain broadcast, where per-group masks would need 5-D reshapes.
-            vec = paddle.static.data("v", [g * self.rows if g > 1 else 1, layout.size], "float32")
-            bn = None if self.mode == "running" else group_bn(g, self.rows, self.stats_rows)
-            out = masked_forward(net, inp, vec, layout, bn=bn, stages=stages,
-                                 stem=stem, head=head, depths=depths)
+            if part == "A":
+                inp = paddle.static.data("x", [self.rows] + list(self.x.shape[1:]), "float32")
+                vec = paddle.static.data("v", [1, layout.size], "float32")
+                bn = None if self.mode == "running" else stats_bn(self.stats_rows, self.rows)
+                out = masked_forward(net, inp, vec, layout, bn=bn, stages=[0], head=False, depths=depths)
+            else:
+                c, h, w = self._feat_shape(net)
+                inp = paddle.static.data("x", [self.rows, self.G * c, h, w], "float32")
+                vec = paddle.static.data("v", [self.G, layout.size], "float32")
+                out = grouped_forward(net, inp, vec, layout, self.G, self.mode, self.stats_rows, depths=depths)
             names = {k: v.name for k, v in net.state_dict().items()}
         if self._state is not None:
             with static_mode(), paddle.static.scope_guard(self.scope):
@@ -95,11 +95,10 @@ class FastScorer:
         return self.layout.space.parse(code).depths if self.by_depth else None
 
     def _prefix_features(self, code):
-        key = prefix_key(code)
+        key = self.key(code)
         if key not in self.cache:
-            v = self.layout.vector(code)[None]
             d = self._depths(code)
-            self.cache[key] = self._run(("A", d and (d[0], 0, 0, 0)), {"x": self.x, "v": v})
+            self.cache[key] = self._run(("A", d and (d[0], 0, 0, 0)), {"x": self.x, "v": self.layout.vector(code)[None]})
             while len(self.cache) > 2 * self.G:
                 self.cache.popitem(last=False)
         self.cache.move_to_end(key)
@@ -109,7 +108,6 @@ class FastScorer:
         """Logits on the scored images (re-estimation rows dropped), one array per code."""
         out = []
         n_val = len(self.images["x"])
-        # One program run holds candidates of equal depths (G = 1: always).
         runs, cur = [], []
         for c in codes:
             if cur and (len(cur) == self.G or self._depths(c) != self._depths(cur[0])):
@@ -121,21 +119,14 @@ class FastScorer:
         for batch in runs:
             real = len(batch)
             batch = batch + [batch[-1]] * (self.G - real)     # static shapes: pad the run
-            v = self.layout.vectors(batch)
-            if self.G > 1:
-                v = np.repeat(v, self.rows, axis=0)
             d = self._depths(batch[0])
-            if self.share:
-                feats = np.concatenate([self._prefix_features(c) for c in batch])
-                lg = self._run(("B", d and (0,) + tuple(d[1:])), {"x": feats, "v": v})
-            else:
-                lg = self._run(("AB", d and tuple(d)), {"x": np.tile(self.x, (self.G, 1, 1, 1)), "v": v})
-            lg = lg.reshape(self.G, self.rows, -1)[:, self.rows - n_val:]
-            out += [lg[i] for i in range(real)]
+            feats = np.concatenate([self._prefix_features(c) for c in batch], axis=1)
+            lg = self._run(("B", d and (0,) + tuple(d[1:])), {"x": feats, "v": self.layout.vectors(batch)})
+            out += [lg[i, self.rows - n_val:] for i in range(real)]
         return out
 
     def score(self, codes) -> list:
-        key = (lambda c: (prefix_key(c), self._depths(c) or ())) if self.share else (lambda c: self._depths(c) or ())
+        key = lambda c: (self.key(c), self._depths(c) or ())  # noqa: E731
         order = sorted(range(len(codes)), key=lambda i: key(codes[i]))
         ordered = [codes[i] for i in order]
         vals = [metric(lg, self.images["y"], self.settings["metric"]) for lg in self.logits(ordered)]
