@@ -273,6 +273,10 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    # a changed training setting never resumes from the old run's checkpoint
+    changed = load_config(None, tiny(cut, "train.epochs=3", "train.strategy=sandwich", "train.lr=0.07"))
+    with pytest.raises(TrainError, match="written with another config .* or delete"):
+        train(changed, resume=True, log=lambda m: None)
 
 
 def test_two_process_data_parallel(tmp_path):

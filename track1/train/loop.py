@@ -136,7 +136,8 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
             arrays, meta = found
             if meta["config_hash"] != meta_base["config_hash"]:
                 raise TrainError(f"checkpoint '{ckpt}.npz' was written with another config "
-                                 f"({meta['config_hash']} vs {meta_base['config_hash']}); use another train.out_dir")
+                                 f"({meta['config_hash']} vs {meta_base['config_hash']}); use another train.out_dir, "
+                                 f"or delete '{out}' to train afresh")
             net.open_branches(meta.get("open_stages", []))
             engine.load_state(arrays)
             rng.bit_generator.state = meta["rng"]
