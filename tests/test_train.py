@@ -157,11 +157,13 @@ def test_progressive_opens_branches_under_the_static_engine(tmp_path):
     train(cfg, log=lambda m: None)
     arrays, meta = checkpoint.load(tmp_path / "supernet")
     assert meta["open_stages"] == [3]
-    net = build_supernet(cfg, Profile.from_config(cfg))
-    conv = net.blocks[net.slots[3][0]].conv1
-    key = next(k for k in arrays if k.endswith("conv1.branch_weights.0") and f"blocks.{net.slots[3][0]}." in k)
-    assert not np.array_equal(arrays[key], arrays[key.replace("branch_weights.0", "weight")])
-    assert conv.n_branches == 3
+    slot = build_supernet(cfg, Profile.from_config(cfg)).slots[3][0]
+    branch = arrays[next(k for k in arrays if k.endswith(f"blocks.{slot}.conv1.branch_weights.0"))]
+    shared = arrays[next(k for k in arrays if k.endswith(f"blocks.{slot}.conv1.weight"))]
+    # opened = copied from the shared weights, then trained apart: close but not equal
+    # (a branch never opened keeps its own random init, uncorrelated with them)
+    assert not np.array_equal(branch, shared)
+    assert np.corrcoef(branch.ravel(), shared.ravel())[0, 1] > 0.5
 
 
 @pytest.mark.parametrize("branched", [False, True])

@@ -78,10 +78,14 @@ class MaskLayout:
     def vectors(self, codes) -> np.ndarray:
         return np.stack([self.vector(c) for c in codes])
 
+    def segment(self, vec, name):
+        """The entries of `name` from a [B, size] arch tensor: [B, n]."""
+        o, n = self.segments[name]
+        return vec[:, o:o + n]
+
     def part(self, vec, name):
         """The mask `name` from a [B, size] arch tensor, shaped to broadcast over NCHW."""
-        o, n = self.segments[name]
-        return vec[:, o:o + n].reshape([-1, n, 1, 1])
+        return self.segment(vec, name).reshape([-1, self.segments[name][1], 1, 1])
 
 
 def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
@@ -95,10 +99,7 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
     absent blocks. (Several candidates per run: scoring/grouped.py.)"""
     blocks = supernet.blocks
     bn = bn or _bn
-
-    def sel(name):
-        o, n = layout.segments[name]
-        return vec[:, o:o + n]
+    sel = lambda name: layout.segment(vec, name)  # noqa: E731
 
     out0 = layout.part(vec, "out0")
     h = x
@@ -125,8 +126,7 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
                 sc = h
             y = F.relu(y + sc)
             if depths is None and i >= layout.min_depths[s]:
-                o, _ = layout.segments[f"gate{s}.{i}"]
-                g = vec[:, o:o + 1].reshape([-1, 1, 1, 1])
+                g = layout.part(vec, f"gate{s}.{i}")
                 y = y * g + h * (1.0 - g)
             h = y
     return blocks[-1](h) if head else h

@@ -34,7 +34,7 @@ class FastScorer:
         self.stats_rows = len(images["x_recal"]) if mode == "recal" else len(images["x"])
         x = images["x"] if mode != "recal" else np.concatenate([images["x_recal"], images["x"]])
         self.x, self.rows, self.G = x, len(x), settings["group"]
-        # Without sharing, every candidate computes its own stage 1 (the benchmark's baseline).
+        # Without sharing, every candidate computes its own stage 1 (what sharing saves).
         self.key = prefix_key if settings["share_prefix"] else (lambda c: c)
         self.by_depth = settings["specialise_depth"]
         self.make_net, self.open_stages = make_net, set(open_stages)

@@ -23,16 +23,15 @@ from .common import norm_by_rows
 
 
 def grouped_forward(supernet, x, vec, layout: MaskLayout, groups: int, bn_mode: str, stats_rows: int,
-                    stages=(1, 2, 3), head: bool = True, depths=None):
-    """Stages `stages` (and the head) of the supernet for the `groups` candidates whose arch
-    vectors are the rows of `vec` ([groups, layout.size]); x holds their inputs side by side
-    in channels. `bn_mode`: "batch" (statistics of the batch), "recal" (statistics of the
+                    depths=None):
+    """Stages 2-4 and the head of the supernet for the `groups` candidates whose arch vectors
+    are the rows of `vec` ([groups, layout.size]); x holds their stage-1 outputs side by side
+    in channels; `depths`: as in `masked_forward`. `bn_mode`: "batch" (statistics of the batch), "recal" (statistics of the
     first `stats_rows` rows) or "running" (the supernet's statistics)."""
     G = groups
 
     def seg(name):
-        o, n = layout.segments[name]
-        return vec[:, o:o + n]
+        return layout.segment(vec, name)
 
     def channel_vec(name):
         return seg(name).reshape([-1])
@@ -55,7 +54,7 @@ def grouped_forward(supernet, x, vec, layout: MaskLayout, groups: int, bn_mode: 
 
     blocks = supernet.blocks
     h = x
-    for s in stages:
+    for s in (1, 2, 3):
         out = channel_vec(f"out{s}")
         width = out.shape[0] // G
         branched = s in supernet.branch_stages
@@ -76,8 +75,6 @@ def grouped_forward(supernet, x, vec, layout: MaskLayout, groups: int, bn_mode: 
                 g = seg(f"gate{s}.{i}").expand([G, width]).reshape([1, G * width, 1, 1])
                 y = y * g + h * (1.0 - g)
             h = y
-    if not head:
-        return h
     fc = blocks[-1].fc
     feat = h.mean(axis=[2, 3])                                   # [rows, G * C]
     feat = feat.reshape([feat.shape[0], G, -1]).transpose([1, 0, 2])   # [G, rows, C]
