@@ -8,6 +8,7 @@ import time
 import numpy as np
 import paddle
 import pytest
+from scipy import stats
 
 from track1.classifier import evaluate, make_classifier
 from track1.config import load_config
@@ -15,7 +16,7 @@ from track1.data import load_splits
 from track1.gt.protocol import lr_at, protocol_hash
 from track1.gt.runner import ProtocolMismatch, finished_pairs
 from track1.gt.select import select_codes
-from track1.gt.summary import summarize, to_gt
+from track1.gt.summary import summarize, tau_ceiling, to_gt
 from track1.gt.trainer import train_one
 from track1.io_utils import append_line, read_jsonl
 from track1.models.standalone import StandaloneNet
@@ -126,6 +127,18 @@ def test_runs_to_gt_and_summary():
     assert s["acc"]["seed_tau"] == pytest.approx(1.0) and s["acc"]["tau_macs"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="carry no candidate key"):
         to_gt([{**runs[0], "key": None}])
+
+
+def test_tau_ceiling_matches_simulation():
+    # Noise-free values vs the mean of k noisy runs: the formula's tau is what sampling gives.
+    rng = np.random.default_rng(0)
+    icc_true = 0.3
+    truth = rng.normal(0, np.sqrt(icc_true), 20000)
+    for k in (1, 2):
+        runs = truth[:, None] + rng.normal(0, np.sqrt(1 - icc_true), (truth.size, k))
+        assert tau_ceiling(icc_true, k) == pytest.approx(stats.kendalltau(truth, runs.mean(1)).statistic, abs=0.01)
+    assert tau_ceiling(1.0, 1) == pytest.approx(1.0) and tau_ceiling(-0.1, 2) == 0.0
+    assert tau_ceiling(0.3, 2) > tau_ceiling(0.3, 1)
 
 
 def _tool(*args, log=None, **kw):

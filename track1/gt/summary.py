@@ -34,6 +34,18 @@ def to_gt(runs, metric: str = "acc") -> dict:
     return gt
 
 
+def tau_ceiling(icc_value: float, k: int) -> float:
+    """The Kendall tau a perfect ranker (the codes' noise-free accuracy) can reach against a
+    GT whose values are means of k seeds, for per-run reliability `icc_value`: the GT's
+    reliability is k ICC / (1 + (k - 1) ICC) (Spearman-Brown), its correlation with the truth
+    the square root of that, and tau = (2 / pi) arcsin(r) for normal noise. Every tau measured
+    against the GT is read against this ceiling, not against 1."""
+    if icc_value <= 0:
+        return 0.0
+    rel = k * icc_value / (1 + (k - 1) * icc_value)
+    return float(2 / np.pi * np.arcsin(np.sqrt(rel)))
+
+
 def summarize(runs, seeds=(0, 1)) -> dict:
     """n codes, accuracy range, the noise ceiling (seed-to-seed agreement on the codes
     trained with both `seeds`) and how MACs / params rank against accuracy."""
@@ -60,6 +72,7 @@ def summarize(runs, seeds=(0, 1)) -> dict:
             m["icc"] = icc(mat)
             m["seed_sd"] = float(np.sqrt(((mat - mat.mean(1, keepdims=True)) ** 2).sum() / (len(rep) * (len(seeds) - 1))))
             m["code_sd"] = float(mat.mean(1).std(ddof=1))
+            m["tau_ceiling"] = {str(k): tau_ceiling(m["icc"], k) for k in (1, 2)}
         out[metric] = m
     out["wall_s_mean"] = float(np.mean([r["wall_s"] for r in runs]))
     return out
@@ -75,6 +88,7 @@ def format_summary(s: dict) -> str:
         if "seed_tau" in m:
             line += (f"; noise ceiling on {m['n_repeated']} repeated codes: seed tau {m['seed_tau']:.3f}, "
                      f"Pearson {m['seed_pearson']:.3f}, ICC {m['icc']:.3f}, seed sd {m['seed_sd']:.4f}, "
-                     f"between-code sd {m['code_sd']:.4f}")
+                     f"between-code sd {m['code_sd']:.4f}; tau a perfect ranker reaches vs a GT of 1 / 2 seeds: "
+                     f"{m['tau_ceiling']['1']:.3f} / {m['tau_ceiling']['2']:.3f}")
         lines.append(line)
     return "\n".join(lines)

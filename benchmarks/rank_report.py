@@ -1,0 +1,110 @@
+"""The ranking benchmark's table (issue 5): every kept score file of
+`benchmarks/rank_strategies.sh` checked against the GT of the moment.
+
+    python benchmarks/rank_report.py [--gt GT] [--dir benchmarks/results/rank] [--boot 2000] [--out R.jsonl]
+
+Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
+its seeds (per-seed taus shown), the largest and smallest sub-network's validation accuracy
+at the end of training, and the difference of its mean tau to the baseline variant's with a
+95% interval from a paired bootstrap over the GT codes (both rankings resampled on the same
+codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
+the GT cannot tell the two apart.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from track1.candidates import CandidateError, read_official  # noqa: E402
+from track1.check import join  # noqa: E402
+from track1.metrics import all_metrics, kendall  # noqa: E402
+
+NAME = re.compile(r"^(?P<variant>.+?)(?:-s(?P<seed>\d+))?$")
+
+
+def load_runs(folder: Path, gt: dict):
+    """{variant: {seed: pred array}} in GT key order, and the variants' training histories."""
+    runs, hist = defaultdict(dict), {}
+    for f in sorted(folder.glob("*.json")):
+        if f.name.endswith(".history.json"):
+            continue
+        m = NAME.match(f.stem)
+        variant, seed = m["variant"], int(m["seed"] or 0)
+        pred, _, _ = join(read_official(f, need_acc=True, what=f"score file {f.name}"), gt, subset=True)
+        runs[variant][seed] = pred
+        h = folder / f"{f.stem}.history.json"
+        if h.exists():
+            hist[(variant, seed)] = json.loads(h.read_text())[-1]
+    return runs, hist
+
+
+def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int = 0) -> dict:
+    """95% interval of mean-tau(variant) - mean-tau(base) over resamples of the GT codes."""
+    rng = np.random.default_rng(seed)
+    n = len(true)
+    idx_all = [rng.integers(0, n, n) for _ in range(n_boot)]
+    def mean_tau(preds, idx):
+        return np.mean([kendall(p[idx], true[idx]) for p in preds.values()])
+    out = {}
+    for v, preds in runs.items():
+        if v == base:
+            continue
+        d = [mean_tau(preds, i) - mean_tau(runs[base], i) for i in idx_all if np.ptp(true[i]) > 0]
+        out[v] = (float(np.mean(d)), float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5)))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gt", default=str(ROOT / "benchmarks/gt/fashion_mnist/gt.json"))
+    ap.add_argument("--dir", default=str(ROOT / "benchmarks/results/rank"))
+    ap.add_argument("--base", default="sandwich", help="the variant the others are compared with")
+    ap.add_argument("--boot", type=int, default=2000)
+    ap.add_argument("--out", help="also write one JSON line per variant here")
+    a = ap.parse_args()
+    try:
+        gt = read_official(a.gt, need_acc=True, what="GT file")
+        runs, hist = load_runs(Path(a.dir), gt)
+    except CandidateError as e:
+        sys.exit(f"error: {e}")
+    if not runs:
+        sys.exit(f"error: no score files in {a.dir}: run benchmarks/rank_strategies.sh first")
+    true = np.array([g["acc"] for g in gt.values()], float)
+    diffs = paired_diff(runs, a.base, true, a.boot) if a.base in runs and a.boot else {}
+    rows = []
+    for v, preds in runs.items():
+        ms = {s: all_metrics(p, true) for s, p in sorted(preds.items())}
+        mean = {k: float(np.mean([m[k] for m in ms.values()])) for k in next(iter(ms.values()))}
+        h = [hist[(v, s)] for s in ms if (v, s) in hist]
+        rows.append({"variant": v, "gt_n": len(true), "seeds": list(ms),
+                     "kendall_tau_per_seed": [ms[s]["kendall_tau"] for s in ms], **mean,
+                     "val_acc_largest": float(np.mean([x["val_acc_largest"] for x in h])) if h else None,
+                     "val_acc_smallest": float(np.mean([x["val_acc_smallest"] for x in h])) if h else None,
+                     "tau_minus_base": diffs.get(v)})
+    rows.sort(key=lambda r: -r["kendall_tau"])
+    print(f"GT: {a.gt} ({len(true)} codes); paired bootstrap vs '{a.base}' over codes, {a.boot} resamples\n")
+    print("| variant | seeds | tau per seed | mean tau | mean |Pearson| | Spearman | top-10% | val acc largest / smallest "
+          f"| tau - {a.base} [95%] |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        acc = (f"{r['val_acc_largest']:.4f} / {r['val_acc_smallest']:.4f}" if r["val_acc_largest"] is not None else "")
+        d = r["tau_minus_base"]
+        ds = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else ""
+        taus = " ".join(f"{t:+.3f}" for t in r["kendall_tau_per_seed"])
+        print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
+              f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {acc} | {ds} |")
+    if a.out:
+        Path(a.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+if __name__ == "__main__":
+    main()
