@@ -43,12 +43,32 @@ def test_known_values_joined_by_key_not_order(tmp_path, fm_profile):
     assert res["spearman"] == pytest.approx(stats.spearmanr(pred, true).statistic)
     lo, hi = res["ci"]["kendall_tau"]
     assert lo <= res["kendall_tau"] <= hi
+    assert "gt_noise" not in res          # a GT without per-seed values: no ceiling claimed
     # perfect and reversed rankings
     assert json.loads(_check(_write(tmp_path / "p.json", keys, codes, true), "--gt", gt, "--json",
                              "--boot", "0").stdout)["kendall_tau"] == pytest.approx(1.0)
     res = json.loads(_check(_write(tmp_path / "r.json", keys, codes, -true), "--gt", gt, "--json", "--boot", "0").stdout)
     assert res["kendall_tau"] == pytest.approx(-1.0) and res["pearson_abs"] == pytest.approx(1.0)
     assert res["top10pct"] == 0.0
+
+
+def test_gt_noise_ceiling_from_seeds(tmp_path, fm_profile):
+    from track1.metrics import icc, tau_ceiling
+    n = 20
+    codes = _codes(fm_profile, n)
+    rng = np.random.default_rng(1)
+    truth = rng.normal(0.9, 0.003, n)
+    runs = [list(truth[i] + rng.normal(0, 0.003, 2 if i < 12 else 1)) for i in range(n)]
+    gt = {f"arch{i}": {"arch": codes[i], "acc": float(np.mean(r)), "seeds": {str(s): v for s, v in enumerate(r)},
+                       "n_seeds": len(r)} for i, r in enumerate(runs)}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    sub = _write(tmp_path / "sub.json", list(gt), codes, truth)
+    res = json.loads(_check(sub, "--gt", tmp_path / "gt.json", "--json", "--boot", "0").stdout)
+    expect = icc(np.array(runs[:12]))
+    assert res["gt_noise"]["n_repeated"] == 12 and res["gt_noise"]["icc"] == pytest.approx(expect)
+    assert res["gt_noise"]["tau_ceiling"] == pytest.approx(tau_ceiling(expect, [2] * 12 + [1] * 8))
+    text = _check(sub, "--gt", tmp_path / "gt.json", "--boot", "0").stdout
+    assert f"a perfect ranker reaches tau ~{res['gt_noise']['tau_ceiling']:.3f}" in text
 
 
 def test_top_k_precision():

@@ -16,7 +16,8 @@ from track1.data import load_splits
 from track1.gt.protocol import lr_at, protocol_hash
 from track1.gt.runner import ProtocolMismatch, finished_pairs
 from track1.gt.select import select_codes
-from track1.gt.summary import summarize, tau_ceiling, to_gt
+from track1.gt.summary import summarize, to_gt
+from track1.metrics import tau_ceiling
 from track1.gt.trainer import train_one
 from track1.io_utils import append_line, read_jsonl
 from track1.models.standalone import StandaloneNet
@@ -137,8 +138,12 @@ def test_tau_ceiling_matches_simulation():
     for k in (1, 2):
         runs = truth[:, None] + rng.normal(0, np.sqrt(1 - icc_true), (truth.size, k))
         assert tau_ceiling(icc_true, k) == pytest.approx(stats.kendalltau(truth, runs.mean(1)).statistic, abs=0.01)
+    # A GT of mixed seed counts: half the codes one run, half the mean of two.
+    k = np.where(np.arange(truth.size) % 2 == 0, 1, 2)
+    noise = rng.normal(0, np.sqrt(1 - icc_true), truth.size) / np.sqrt(k)
+    assert tau_ceiling(icc_true, k) == pytest.approx(stats.kendalltau(truth, truth + noise).statistic, abs=0.01)
     assert tau_ceiling(1.0, 1) == pytest.approx(1.0) and tau_ceiling(-0.1, 2) == 0.0
-    assert tau_ceiling(0.3, 2) > tau_ceiling(0.3, 1)
+    assert tau_ceiling(0.3, 2) > tau_ceiling(0.3, [1, 2]) > tau_ceiling(0.3, 1)
 
 
 def _tool(*args, log=None, **kw):

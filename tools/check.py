@@ -3,7 +3,8 @@
     python tools/check.py SUBMISSION --gt GT_FILE [--json] [--plot out.png] [--boot 1000]
 
 Prints n, board A |Pearson|, board B Kendall tau, Spearman and top-5%/10% precision with
-95% bootstrap intervals. Keys missing on either side, codes that differ, non-finite
+95% bootstrap intervals, and, for a GT built by tools/gt.py (per-seed values), the tau a
+perfect ranker reaches against it. Keys missing on either side, codes that differ, non-finite
 scores or a malformed file: one line naming the first offender, exit 2.
 """
 import argparse
@@ -41,6 +42,10 @@ def main():
     print(f"Spearman            {fmt('spearman')}")
     print(f"top-5% precision    {fmt('top5pct')}")
     print(f"top-10% precision   {fmt('top10pct')}")
+    if "gt_noise" in res:
+        g = res["gt_noise"]
+        print(f"GT noise: per-run ICC {g['icc']:.3f} on {g['n_repeated']} codes run twice; "
+              f"a perfect ranker reaches tau ~{g['tau_ceiling']:.3f} against this GT")
     if args.plot:
         print(f"plot -> {args.plot}")
 

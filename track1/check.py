@@ -1,10 +1,13 @@
 """Submission vs ground truth: joined by arch key, codes checked, metrics with intervals."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from .candidates import CandidateError, read_official
-from .metrics import all_metrics, bootstrap_ci
+from .metrics import all_metrics, bootstrap_ci, icc, tau_ceiling
 
 
 def join(sub: dict, gt: dict, subset: bool = False):
@@ -33,11 +36,31 @@ def check_files(sub_path, gt_path, boot: int = 1000, subset: bool = False, plot:
     if np.ptp(pred) == 0:
         raise CandidateError("submission: every joined score is equal; no ranking to check")
     res = {"n": len(keys), **all_metrics(pred, true)}
+    noise = gt_noise(gt_path, keys)
+    if noise:
+        res["gt_noise"] = noise
     if boot:
         res["ci"] = bootstrap_ci(pred, true, n_boot=boot)
     if plot:
         draw(pred, true, plot, res)
     return res
+
+
+def gt_noise(gt_path, keys) -> dict | None:
+    """How far a perfect ranker gets against this GT on `keys`, from the per-seed values a
+    GT file built by tools/gt.py carries (None for a GT without them, e.g. one of
+    organisers: the check itself needs only "arch" and "acc")."""
+    try:
+        raw = json.loads(Path(gt_path).read_text())
+        seeds = [[float(v) for v in raw[k]["seeds"].values()] for k in keys]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    two = np.array([s[:2] for s in seeds if len(s) >= 2])
+    if len(two) < 3 or not np.isfinite(two).all():
+        return None
+    value = icc(two)
+    return {"icc": value, "n_repeated": len(two),
+            "tau_ceiling": tau_ceiling(value, [max(1, len(s)) for s in seeds])}
 
 
 def draw(pred, true, path, res):

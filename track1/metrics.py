@@ -56,6 +56,20 @@ def bootstrap_ci(pred, true, n_boot: int = 1000, seed: int = 0, level: float = 0
     return {k: [float(np.percentile(v, lo)), float(np.percentile(v, hi))] for k, v in samples.items() if v}
 
 
+def tau_ceiling(icc_value: float, seeds_per_code) -> float:
+    """The Kendall tau a perfect ranker (the codes' noise-free accuracy) can reach against a
+    GT whose values are means of k seeds (one k, or one per code), for per-run reliability
+    `icc_value`. The GT's noise variance is (1 - ICC) mean(1/k) in units of the total, so its
+    reliability is ICC / (ICC + (1 - ICC) mean(1/k)) (Spearman-Brown for one k), its
+    correlation with the truth the square root of that, and tau = (2 / pi) arcsin(r) for
+    normal noise. Every tau measured against the GT is read against this, not against 1."""
+    if icc_value <= 0:
+        return 0.0
+    inv_k = float(np.mean(1.0 / np.asarray(seeds_per_code, float)))
+    rel = icc_value / (icc_value + (1 - icc_value) * inv_k)
+    return float(2 / np.pi * np.arcsin(np.sqrt(rel)))
+
+
 def icc(matrix) -> float:
     """One-way intra-class correlation ICC(1) of a (codes x seeds) matrix: the share of the
     variance that lies between codes. 1 = seeds agree perfectly, 0 = pure noise."""

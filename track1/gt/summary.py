@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import icc, kendall, pearson, spearman
+from ..metrics import icc, kendall, pearson, spearman, tau_ceiling
 
 
 def group_runs(runs, metric: str = "acc") -> dict:
@@ -32,18 +32,6 @@ def to_gt(runs, metric: str = "acc") -> dict:
         gt[g["key"]] = {"arch": arch, "acc": float(np.mean(vals)),
                         "seeds": {str(s): g["seeds"][s] for s in sorted(g["seeds"])}, "n_seeds": len(vals)}
     return gt
-
-
-def tau_ceiling(icc_value: float, k: int) -> float:
-    """The Kendall tau a perfect ranker (the codes' noise-free accuracy) can reach against a
-    GT whose values are means of k seeds, for per-run reliability `icc_value`: the GT's
-    reliability is k ICC / (1 + (k - 1) ICC) (Spearman-Brown), its correlation with the truth
-    the square root of that, and tau = (2 / pi) arcsin(r) for normal noise. Every tau measured
-    against the GT is read against this ceiling, not against 1."""
-    if icc_value <= 0:
-        return 0.0
-    rel = k * icc_value / (1 + (k - 1) * icc_value)
-    return float(2 / np.pi * np.arcsin(np.sqrt(rel)))
 
 
 def summarize(runs, seeds=(0, 1)) -> dict:
