@@ -34,6 +34,8 @@ def test_overrides_of_any_key():
     ("profile=3", "config key 'profile': expected a mapping"),
     ("seed", "override 'seed': expected key=value"),
     ("profile.name.x=1", "is not a section"),
+    ("rdnas.threshold=6", "config key 'rdnas.threshold': retired, replaced by rdnas.threshold_quantile"),
+    ("rdnas.threshold_quantile=1.5", "config key 'rdnas.threshold_quantile': 1.5 is above the maximum"),
 ])
 def test_bad_values_named_in_one_line(override, msg):
     with pytest.raises(ConfigError) as e:
@@ -53,3 +55,16 @@ def test_bad_files(tmp_path):
     (tmp_path / "partial.yaml").write_text("seed: 1\n")
     with pytest.raises(ConfigError, match="config key 'profile': missing"):
         load_config(str(tmp_path / "partial.yaml"))
+
+
+def test_checkpoint_configs_lose_retired_keys():
+    from track1.config import RETIRED, SCHEMA, _validate, drop_retired
+    import yaml
+    from track1.config import DEFAULT_CONFIG
+    tree = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    tree["rdnas"]["threshold"] = 6.0                  # as a supernet trained before the rename stored it
+    with pytest.raises(ConfigError, match="retired"):
+        _validate(tree, SCHEMA)
+    assert "threshold" not in drop_retired(tree)["rdnas"] and tree["rdnas"]["threshold"] == 6.0
+    _validate(drop_retired(tree), SCHEMA)
+    assert set(RETIRED) == {"rdnas.threshold"}

@@ -17,7 +17,7 @@ from track1.train import checkpoint
 from track1.train.engines import DygraphEngine, StaticEngine
 from track1.train.loop import TrainError, build_supernet, train
 from track1.train.losses import margin_ranking
-from track1.train.samplers import ArchSampler, GroupDistance, hamming51, sample_distant
+from track1.train.samplers import ArchSampler, GroupDistance, distance_quantile, hamming51, sample_distant
 from track1.train.strategies import STRATEGIES, StepPlan, rank_weight
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,6 +68,35 @@ def test_distant_sampling_respects_threshold(fm_profile):
     for i in range(4):
         for j in range(i + 1, 4):
             assert hamming51(codes[i], codes[j]) >= 20
+
+
+def test_distance_quantile_rejects_that_share_of_random_pairs(fm_profile):
+    s = ArchSampler(fm_profile.space)
+    rng = np.random.default_rng(5)
+    fresh = [hamming51(s.sample(rng), s.sample(rng)) for _ in range(1000)]
+    for q in (0.25, 0.5, 0.75):
+        t = distance_quantile(s, hamming51, q, seed=0)
+        assert np.mean(np.array(fresh) < t) == pytest.approx(q, abs=0.06)
+    assert distance_quantile(s, hamming51, 0.5, seed=0) == distance_quantile(s, hamming51, 0.5, seed=0)
+
+
+@pytest.mark.parametrize("sampler", ["group", "hamming"])
+def test_rdnas_pair_sampler_filters(fm_cfg, fm_profile, sampler):
+    # The filter must change what is trained: with the default quantile, a share of the
+    # first random draws is rejected, so the step codes differ from the unfiltered run's.
+    teacher = lambda c: fm_profile.macs(c)  # noqa: E731
+    plans = {}
+    for name in (sampler, "none"):
+        cfg = load_config(None, [f"rdnas.sampler={name}"])
+        st = STRATEGIES.get("rdnas")(cfg, ArchSampler(fm_profile.space), teacher)
+        rng = np.random.default_rng(0)
+        plans[name] = [st.plan(1.0, rng).codes for _ in range(20)]
+        if name == sampler:
+            assert st.threshold > 0
+            dist = st.distance
+            for codes in plans[name]:
+                assert dist(codes[2], codes[3]) >= st.threshold
+    assert plans[sampler] != plans["none"]
 
 
 def test_margin_ranking_value_and_gradient_sign():

@@ -151,7 +151,7 @@ def _schema():
             "lambda_max": Field(Fl, 0.0),
             "ramp_epochs": Field(Fl, 0.0),
             "sampler": Field(S, choices=("none", "hamming", "group")),
-            "threshold": Field(Fl, 0.0),
+            "threshold_quantile": Field(Fl, 0.0, 0.99),
             "near_weight": Field(Fl, 0.0),
             "far_weight": Field(Fl, 0.0),
             "depth_groups": Field("list:list:list:int", 1, 8, length=4),
@@ -250,12 +250,36 @@ def _read_yaml(path: Path, seen=()) -> dict:
     return _merge(_read_yaml(base_path, seen + (path,)), data)
 
 
+# Keys taken out of the schema. A user config that still names one gets a pointer to its
+# successor; a checkpoint's stored config just loses it (drop_retired), so older supernets
+# stay scoreable.
+RETIRED = {
+    "rdnas.threshold": "replaced by rdnas.threshold_quantile (pairs are kept above a quantile of the "
+                       "distance between two random sub-networks; an absolute distance never filtered "
+                       "anything in this space)",
+}
+
+
+def drop_retired(tree: dict) -> dict:
+    tree = copy.deepcopy(tree)
+    for key in RETIRED:
+        *path, last = key.split(".")
+        node = tree
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return tree
+
+
 def _validate(tree, schema, prefix=""):
     if not isinstance(tree, dict):
         raise ConfigError(f"config key '{prefix.rstrip('.')}': expected a mapping, got {tree!r}")
     tree = dict(tree)
     for k in tree:
         if k not in schema:
+            if prefix + k in RETIRED:
+                raise ConfigError(f"config key '{prefix}{k}': retired, {RETIRED[prefix + k]}")
             known = ", ".join(sorted(schema))
             raise ConfigError(f"config key '{prefix}{k}': unknown key (known here: {known})")
     out = {}

@@ -31,10 +31,10 @@ def load_supernet_config(ckpt_dir, overrides=()):
     if found is None:
         raise ScoreError(f"no trained supernet at '{path}.npz' (run `bash tools/train.sh` first, or pass --checkpoint DIR)")
     arrays, meta = found
-    from ..config import DEFAULT_CONFIG, _merge, _wrap
+    from ..config import DEFAULT_CONFIG, _merge, _wrap, drop_retired
     # Sections added to track1 after the checkpoint was written take their defaults.
     defaults = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    cfg = _validate(apply_overrides(_merge(defaults, meta["config"]), overrides), SCHEMA)
+    cfg = _validate(apply_overrides(_merge(defaults, drop_retired(meta["config"])), overrides), SCHEMA)
     return _wrap(cfg), arrays, meta
 
 

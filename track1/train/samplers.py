@@ -110,6 +110,17 @@ def group_filter(cfg):
     return GroupDistance(r["depth_groups"], r["width_groups"], r["near_weight"], r["far_weight"])
 
 
+def distance_quantile(sampler: ArchSampler, distance, q: float, seed: int, pairs: int = 2000) -> float:
+    """The q-quantile of `distance` between two random draws of `sampler`. An absolute
+    threshold means nothing across distances and spaces (two random codes of this space are
+    at group distance 10-80); a quantile is the share of pairs the filter rejects. Drawn
+    from a stream of its own derived from the one seed, so calibrating never shifts the
+    training draws."""
+    rng = np.random.default_rng([seed, 1])
+    d = [distance(sampler.sample(rng), sampler.sample(rng)) for _ in range(pairs)]
+    return float(np.quantile(d, q))
+
+
 def sample_distant(sampler: ArchSampler, rng, n: int, distance, threshold: float, fixed=(),
                    max_tries: int = 50) -> list:
     """`n` codes whose distance to each other and to `fixed` is >= threshold (as far as

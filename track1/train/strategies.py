@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..registry import Registry
-from .samplers import PAIR_SAMPLERS, ArchSampler, sample_distant
+from .samplers import PAIR_SAMPLERS, ArchSampler, distance_quantile, sample_distant
 
 STRATEGIES = Registry("strategy")
 
@@ -105,7 +105,9 @@ class RDNAS(Strategy):
             raise ValueError("rdnas needs a teacher (rdnas.teacher)")
         r = cfg["rdnas"]
         self.distance = PAIR_SAMPLERS.get(r["sampler"])(cfg)
-        self.threshold = r["threshold"]
+        q = r["threshold_quantile"]
+        self.threshold = (distance_quantile(sampler, self.distance, q, cfg["seed"])
+                          if self.distance is not None and q > 0 else 0.0)
 
     def plan(self, epoch, rng):
         r = self.cfg["rdnas"]
