@@ -4,7 +4,8 @@
     python benchmarks/rank_report.py [--gt GT] [--dir benchmarks/results/rank] [--boot 2000] [--out R.jsonl]
 
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
-its seeds (per-seed taus shown), the largest and smallest sub-network's validation accuracy
+its seeds (per-seed taus shown), the Kendall tau of its scores with MACs over all the kept
+codes (how far it just follows size), the largest and smallest sub-network's validation accuracy
 at the end of training, and the difference of its mean tau to the baseline variant's with a
 95% interval from a paired bootstrap over the GT codes (both rankings resampled on the same
 codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
@@ -31,20 +32,22 @@ from track1.metrics import all_metrics, kendall  # noqa: E402
 NAME = re.compile(r"^(?P<variant>.+?)(?:-s(?P<seed>\d+))?$")
 
 
-def load_runs(folder: Path, gt: dict):
-    """{variant: {seed: pred array}} in GT key order, and the variants' training histories."""
-    runs, hist = defaultdict(dict), {}
+def load_runs(folder: Path, gt: dict, macs: dict):
+    """{variant: {seed: pred array}} in GT key order, the variants' training histories, and
+    {variant: {seed: tau(scores, MACs)}} over every code a score file holds."""
+    runs, hist, size = defaultdict(dict), {}, defaultdict(dict)
     for f in sorted(folder.glob("*.json")):
         if f.name.endswith(".history.json"):
             continue
         m = NAME.match(f.stem)
         variant, seed = m["variant"], int(m["seed"] or 0)
-        pred, _, _ = join(read_official(f, need_acc=True, what=f"score file {f.name}"), gt, subset=True)
-        runs[variant][seed] = pred
+        sub = read_official(f, need_acc=True, what=f"score file {f.name}")
+        runs[variant][seed], _, _ = join(sub, gt, subset=True)
+        size[variant][seed] = kendall([e["acc"] for e in sub.values()], [macs[e["arch"][-51:]] for e in sub.values()])
         h = folder / f"{f.stem}.history.json"
         if h.exists():
             hist[(variant, seed)] = json.loads(h.read_text())[-1]
-    return runs, hist
+    return runs, hist, size
 
 
 def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int = 0) -> dict:
@@ -52,13 +55,16 @@ def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int 
     rng = np.random.default_rng(seed)
     n = len(true)
     idx_all = [rng.integers(0, n, n) for _ in range(n_boot)]
+    idx_all = [i for i in idx_all if np.ptp(true[i]) > 0]
+
     def mean_tau(preds, idx):
         return np.mean([kendall(p[idx], true[idx]) for p in preds.values()])
+    base_tau = [mean_tau(runs[base], i) for i in idx_all]
     out = {}
     for v, preds in runs.items():
         if v == base:
             continue
-        d = [mean_tau(preds, i) - mean_tau(runs[base], i) for i in idx_all if np.ptp(true[i]) > 0]
+        d = [mean_tau(preds, i) - b for i, b in zip(idx_all, base_tau)]
         out[v] = (float(np.mean(d)), float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5)))
     return out
 
@@ -67,13 +73,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gt", default=str(ROOT / "benchmarks/gt/fashion_mnist/gt.json"))
     ap.add_argument("--dir", default=str(ROOT / "benchmarks/results/rank"))
+    ap.add_argument("--selection", default=str(ROOT / "benchmarks/gt/fashion_mnist/selection.json"),
+                    help="the GT selection (its codes' MACs)")
     ap.add_argument("--base", default="sandwich", help="the variant the others are compared with")
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--out", help="also write one JSON line per variant here")
     a = ap.parse_args()
     try:
         gt = read_official(a.gt, need_acc=True, what="GT file")
-        runs, hist = load_runs(Path(a.dir), gt)
+        macs = {e["arch"][-51:]: e["macs"] for e in json.loads(Path(a.selection).read_text())["codes"].values()}
+        runs, hist, size = load_runs(Path(a.dir), gt, macs)
     except CandidateError as e:
         sys.exit(f"error: {e}")
     if not runs:
@@ -87,21 +96,22 @@ def main():
         h = [hist[(v, s)] for s in ms if (v, s) in hist]
         rows.append({"variant": v, "gt_n": len(true), "seeds": list(ms),
                      "kendall_tau_per_seed": [ms[s]["kendall_tau"] for s in ms], **mean,
+                     "tau_with_macs": float(np.mean(list(size[v].values()))),
                      "val_acc_largest": float(np.mean([x["val_acc_largest"] for x in h])) if h else None,
                      "val_acc_smallest": float(np.mean([x["val_acc_smallest"] for x in h])) if h else None,
                      "tau_minus_base": diffs.get(v)})
     rows.sort(key=lambda r: -r["kendall_tau"])
     print(f"GT: {a.gt} ({len(true)} codes); paired bootstrap vs '{a.base}' over codes, {a.boot} resamples\n")
-    print("| variant | seeds | tau per seed | mean tau | mean |Pearson| | Spearman | top-10% | val acc largest / smallest "
-          f"| tau - {a.base} [95%] |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| variant | seeds | tau per seed | mean tau | mean |Pearson| | Spearman | top-10% | tau with MACs "
+          f"| val acc largest / smallest | tau - {a.base} [95%] |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         acc = (f"{r['val_acc_largest']:.4f} / {r['val_acc_smallest']:.4f}" if r["val_acc_largest"] is not None else "")
         d = r["tau_minus_base"]
         ds = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else ""
         taus = " ".join(f"{t:+.3f}" for t in r["kendall_tau_per_seed"])
         print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
-              f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {acc} | {ds} |")
+              f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {acc} | {ds} |")
     if a.out:
         Path(a.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
