@@ -161,6 +161,38 @@ def test_submission_format_shards_and_resume(ckpt, tmp_path, fm_profile):
                         str(ckpt), "--candidates", str(cands), "--out", str(tmp_path / "bad.json"), str(parts[0])],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "have no score" in p.stderr and not (tmp_path / "bad.json").exists()
+    # a shard file of another checkpoint is refused by name, even when complete and consistent
+    rows = read_jsonl(parts[1])
+    rows[0]["checkpoint"] = "0" * 16
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    p = subprocess.run([sys.executable, os.path.join(REPO, "tools", "predict.py"), "merge", "--checkpoint",
+                        str(ckpt), "--candidates", str(cands), "--out", str(tmp_path / "bad.json"), str(parts[0]),
+                        str(other)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "other.jsonl' was made with another checkpoint" in p.stderr
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_rank0_waits_past_a_stale_shard_file(tmp_path):
+    """Under a launcher rank 0 merges the other ranks' files; a complete file left by an
+    earlier run (other checkpoint) must not be merged while its rank has not replaced it."""
+    import threading
+    from track1.scoring.run import wait_for_shard
+    path = tmp_path / "s.json.shard-1-of-2.jsonl"
+    expect = {"checkpoint": "new", "settings": "s", "candidates": "c", "shard": [1, 2]}
+
+    def write(ckpt, score, n=2):
+        rows = [{"header": True, **expect, "checkpoint": ckpt, "n": n}] + [{"i": i, "score": score} for i in (1, 3)]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write("old", 0.1)
+    threading.Timer(0.5, write, ("new", 0.7)).start()
+    t0 = time.time()
+    assert wait_for_shard(path, expect, log=None, poll_s=0.05) == {1: 0.7, 3: 0.7}
+    assert time.time() - t0 >= 0.4
+    with pytest.raises(ValueError, match="gave up waiting"):
+        write("new", 0.7, n=3)                                   # incomplete: its rank is still scoring
+        wait_for_shard(path, expect, log=None, timeout_s=0.2, poll_s=0.05)
 
 
 def test_resume_after_kill_and_invalidation(ckpt, tmp_path, fm_profile):

@@ -55,7 +55,7 @@ def main():
     args = p.parse_args(argv)
     from track1.profile import Profile
     from track1.scoring.run import (ScoreError, check_bn_mode, file_hash, load_supernet_config, merge, parse_shard,
-                                    score_candidates, write_submission_checked)
+                                    run_identity, score_candidates, wait_for_shard, write_submission_checked)
     log = lambda m: print(m, flush=True)  # noqa: E731
     try:
         cfg, arrays, meta = load_supernet_config(args.checkpoint, args.overrides)
@@ -75,7 +75,9 @@ def main():
             write_submission_checked(out, kc, merge(kc, [scores]))
             log(f"{len(kc)} candidates ({cand_name}) -> {out}")
         elif args.shard is None and rank == 0:
-            parts = [wait_for_shard(partial_path(out, (i, world)), log) for i in range(world)]
+            expect = run_identity(cfg, kc, ckpt_id)
+            parts = [wait_for_shard(partial_path(out, (i, world)), {**expect, "shard": [i, world]}, log)
+                     for i in range(world)]
             write_submission_checked(out, kc, merge(kc, parts))
             log(f"{len(kc)} candidates ({cand_name}) merged from {world} ranks -> {out}")
     except ScoreError as e:
@@ -88,20 +90,6 @@ def partial_path(out: Path, shard) -> Path:
     return out.with_name(f"{out.name}.shard-{shard[0]}-of-{shard[1]}.jsonl")
 
 
-def wait_for_shard(path, log, timeout_s=24 * 3600):
-    from track1.scoring.run import read_partial
-    t0 = time.time()
-    while True:
-        if path.is_file():
-            head, scores = read_partial(path)
-            if len(scores) >= head["n"]:
-                return scores
-        if time.time() - t0 > timeout_s:
-            from track1.scoring.run import ScoreError
-            raise ScoreError(f"gave up waiting for shard file '{path}'")
-        time.sleep(5)
-
-
 def merge_main(argv):
     p = argparse.ArgumentParser(description="merge shard results into one submission")
     p.add_argument("parts", nargs="+", help="shard files (<out>.shard-i-of-n.jsonl)")
@@ -111,11 +99,15 @@ def merge_main(argv):
     p.add_argument("--sample", type=int, default=1000)
     args = p.parse_args(argv)
     from track1.profile import Profile
-    from track1.scoring.run import ScoreError, load_supernet_config, merge, read_partial, write_submission_checked
+    from track1.scoring.run import (ScoreError, file_hash, load_supernet_config, merge, read_partial, run_identity,
+                                    write_submission_checked)
     try:
         cfg, _, _ = load_supernet_config(args.checkpoint)
         kc, _ = candidates_or_sample(args, cfg, Profile.from_config(cfg).space, print)
-        heads, parts = zip(*(read_partial(f) for f in args.parts))
+        # Settings may have come from --set at scoring time: they need only agree between shards.
+        ident = run_identity(cfg, kc, file_hash(Path(args.checkpoint) / "supernet.npz"))
+        expect = {k: ident[k] for k in ("checkpoint", "candidates")}
+        heads, parts = zip(*(read_partial(f, header_check=expect) for f in args.parts))
         keys = {(h["checkpoint"], h["settings"], h["candidates"], h["shard"][1]) for h in heads}
         if len(keys) > 1:
             raise ScoreError("shard files disagree on checkpoint, settings, candidates or shard count")

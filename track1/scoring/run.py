@@ -110,9 +110,7 @@ def score_candidates(cfg, arrays, meta, keys_codes, partial_path, jobs=1, shard=
     profile_space = Profile.from_config(cfg).space
     canon = [profile_space.canonical(c) for c in codes]
     mine = shard_indices(canon, *shard)
-    header = {"header": True, "checkpoint": ckpt_id, "settings": section_hash(st_key(cfg)),
-              "candidates": hashlib.sha256("\n".join(f"{k}:{c}" for k, c in keys_codes).encode()).hexdigest()[:16],
-              "shard": list(shard), "n": len(mine)}
+    header = {"header": True, **run_identity(cfg, keys_codes, ckpt_id), "shard": list(shard), "n": len(mine)}
     partial_path = Path(partial_path)
     with FileLock(partial_path):
         rows = read_jsonl(partial_path, repair=True)
@@ -148,6 +146,28 @@ def score_candidates(cfg, arrays, meta, keys_codes, partial_path, jobs=1, shard=
             rate = len(todo) / max(time.time() - t0, 1e-9)
             log(f"scored {len(todo)} candidates at {rate:.1f} candidates/s")
     return {i: done[i] for i in mine}
+
+
+def run_identity(cfg, keys_codes, ckpt_id) -> dict:
+    """What a partial-results file must match to be resumed or merged: the checkpoint, the
+    settings that decide a score, and the candidate list (keys and codes, in order)."""
+    return {"checkpoint": ckpt_id, "settings": section_hash(st_key(cfg)),
+            "candidates": hashlib.sha256("\n".join(f"{k}:{c}" for k, c in keys_codes).encode()).hexdigest()[:16]}
+
+
+def wait_for_shard(path, expect: dict, log=print, timeout_s=24 * 3600, poll_s=5.0) -> dict:
+    """Rank 0 under a launcher: the scores of another rank's shard once it is complete. A file
+    whose header does not match `expect` (left by an earlier run with another checkpoint,
+    setting or candidate list) is not taken: its rank will replace it when it starts."""
+    t0 = time.time()
+    while True:
+        if path.is_file():
+            head, scores = read_partial(path)
+            if all(head.get(k) == v for k, v in expect.items()) and len(scores) >= head["n"]:
+                return scores
+        if time.time() - t0 > timeout_s:
+            raise ScoreError(f"gave up waiting for shard file '{path}' after {timeout_s:.0f} s")
+        time.sleep(poll_s)
 
 
 def st_key(cfg) -> dict:
