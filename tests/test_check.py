@@ -97,6 +97,7 @@ def test_plot(tmp_path, fm_profile):
     ("list", "expected a non-empty JSON object"),
     ("broken", "malformed JSON"),
     ("constant", "every joined score is equal"),
+    ("constant_gt", "GT file: every joined accuracy is equal"),
 ])
 def test_malformed_inputs_one_line_exit_2(tmp_path, fm_profile, case, msg):
     codes = _codes(fm_profile, 6)
@@ -121,6 +122,8 @@ def test_malformed_inputs_one_line_exit_2(tmp_path, fm_profile, case, msg):
     elif case == "constant":
         for v in sub.values():
             v["acc"] = 0.5
+    elif case == "constant_gt":
+        gt = _write(tmp_path / "gt.json", keys, codes, np.full(6, 0.85))
     p = tmp_path / "sub.json"
     p.write_text(text if text is not None else json.dumps(sub))
     r = _check(p, "--gt", gt, "--boot", "0")

@@ -30,6 +30,8 @@ def test_overrides_of_any_key():
     ("standalone.momentum=1.5", "config key 'standalone.momentum': 1.5 is above the maximum 1.0"),
     ("standalone.warmup_epochs=100", "config key 'standalone.warmup_epochs': 100.0 exceeds epochs"),
     ("profile.depth_range=[[3,2],[2,5],[2,8],[2,5]]", "config key 'profile.depth_range[0]'"),
+    ("profile.depth_range=[[2,6],[2,5],[2,8],[2,5]]", "profile 'fashion_mnist': depth_range of stage 1 must lie in 1..5"),
+    ("profile.stem_codes=[7]", "profile 'fashion_mnist': no stem width code gives a width"),
     ("data.root=[1]", "config key 'data.root': expected str"),
     ("profile=3", "config key 'profile': expected a mapping"),
     ("seed", "override 'seed': expected key=value"),

@@ -73,6 +73,52 @@ def test_train_one_record_and_determinism(tiny):
     assert c["train_loss"] != a["train_loss"]
 
 
+def test_curve_does_not_change_the_result(tiny):
+    cfg, splits = tiny
+    a = train_one(cfg, CODE, 0, splits, max_steps=10)
+    b = train_one(cfg, CODE, 0, splits, max_steps=10, curve=True)
+    assert len(b["curve"]) == 2 and (a["acc"], a["test_loss"]) == (b["acc"], b["test_loss"])
+
+
+def test_a_pair_asked_twice_runs_once_and_a_diverged_run_is_recorded(tmp_path, monkeypatch):
+    import track1.gt.runner as runner
+
+    def fake_train(cfg, code, seed, splits, curve=False, on_step=None):
+        if seed == 1:
+            raise FloatingPointError(f"arch {code} seed {seed}: loss became nan at step 2")
+        return {"arch": code, "seed": seed, "acc": 0.5, "test_loss": 1.0, "wall_s": 0.1, "macs": 1, "params": 1}
+
+    monkeypatch.setattr("track1.gt.trainer.train_one", fake_train)
+    monkeypatch.setitem(runner._WORKER, "cfg", load_config(None))
+    monkeypatch.setitem(runner._WORKER, "splits", None)
+    monkeypatch.setitem(runner._WORKER, "parent", os.getppid())
+    monkeypatch.setattr(runner, "worker_pool", _InlinePool)
+    out = tmp_path / "r.jsonl"
+    cfg = load_config(None)
+    runner.run_all(cfg, [("a1", CODE, 0), ("a2", CODE, 0), ("a1", CODE, 1)], out, log=lambda m: None)
+    rows = read_jsonl(out)
+    assert [(r["key"], r["seed"]) for r in rows] == [("a1", 0), ("a1", 1)]
+    assert "diverged" in rows[1] and rows[1]["macs"] > 0
+    assert runner.run_all(cfg, [("a1", CODE, 1)], out, log=lambda m: None)["ran"] == 0   # resumes past it
+    assert summarize(rows)["n_diverged"] == 1 and len(to_gt(rows)) == 1
+
+
+class _InlinePool:
+    """worker_pool's interface, run in this process (no fork, so monkeypatches hold)."""
+
+    def __init__(self, jobs, init, args, **kw):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+    def imap_unordered(self, fn, tasks):
+        return map(fn, tasks)
+
+
 def test_protocol_hash_tracks_protocol_not_speed_settings():
     base = protocol_hash(load_config(None, TINY))
     assert protocol_hash(load_config(None, TINY + ["standalone.threads=2", "standalone.backend=dygraph"])) == base
@@ -192,16 +238,52 @@ def test_cli_bad_code_one_line(tmp_path):
 
 def test_cli_to_gt_writes_gt_and_manifest(tmp_path):
     runs = tmp_path / "runs.jsonl"
+    proto = protocol_hash(load_config(None))
     rows = [{"key": f"arch{i + 1}", "arch": c, "seed": s, "acc": 0.8 + 0.01 * i + 0.001 * s, "test_loss": 0.4,
-             "macs": 10 + i, "params": 5, "wall_s": 1.0, "protocol": "p1", "code_version": "v"}
+             "macs": 10 + i, "params": 5, "wall_s": 1.0, "protocol": proto, "code_version": "v"}
             for i, c in enumerate([CODE, "1558511111111111111111111111111111111111111111111111"]) for s in (0, 1)]
-    runs.write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
+    diverged = {"key": "arch3", "arch": CODE[:6] + "2" + CODE[7:], "seed": 0, "macs": 9, "params": 5,
+                "diverged": "loss became nan at step 3", "protocol": proto}
+    runs.write_text("".join(json.dumps(r) + "\n" for r in rows[:3] + [diverged]))
     r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "to-gt", str(runs),
                         "--out", str(tmp_path / "gt.json")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     gt = json.loads((tmp_path / "gt.json").read_text())
     assert gt["arch1"]["n_seeds"] == 2 and gt["arch2"]["n_seeds"] == 1
     m = json.loads((tmp_path / "manifest.json").read_text())
-    assert m["n_codes"] == 2 and m["n_runs"] == 3 and m["seeds"] == [0, 1]
-    assert m["codes_per_seed"] == {"0": 2, "1": 1} and m["protocol_hash"] == "p1"
+    assert m["n_codes"] == 2 and m["n_runs"] == 4 and m["seeds"] == [0, 1] and m["diverged"] == 1
+    assert m["codes_per_seed"] == {"0": 2, "1": 1} and m["protocol_hash"] == proto
     assert m["protocol"]["epochs"] > 0 and m["date"]
+    # the manifest must describe the runs' protocol: another config is refused by name
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "to-gt", str(runs), "--out",
+                        str(tmp_path / "gt2.json"), "--set", "standalone.epochs=1"], capture_output=True, text=True)
+    assert r.returncode == 2 and f"trained under protocol {proto}" in r.stderr and not (tmp_path / "gt2.json").exists()
+    # a loss GT keeps "acc" higher-is-better: the negated mean test loss
+    runs.write_text("".join(json.dumps({**r, "test_loss": 0.5 - r["acc"]}) + "\n" for r in rows))
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "to-gt", str(runs), "--out",
+                        str(tmp_path / "gtl.json"), "--metric", "test_loss"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    gtl = json.loads((tmp_path / "gtl.json").read_text())
+    assert gtl["arch1"]["acc"] == pytest.approx(gt["arch1"]["acc"] - 0.5) and gtl["arch1"]["acc"] < gtl["arch2"]["acc"]
+    # a runs file that is not one: one line, exit 2
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"arch": CODE, "seed": 0, "acc": 0.5}) + "\n")
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "summary", str(tmp_path / "bad.jsonl")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "line 1: not a result line" in r.stderr and "(no 'macs')" in r.stderr
+
+
+def test_export_order_spreads_over_macs(tmp_path):
+    sel = {"rule": "r", "codes": {f"arch{i}": {"arch": CODE, "macs": 1000 - i, "repeat": i < 2} for i in range(32)}}
+    (tmp_path / "sel.json").write_text(json.dumps(sel))
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "export", str(tmp_path / "sel.json"),
+                        "--which", "single", "--out", str(tmp_path / "s.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    macs = [sel["codes"][k]["macs"] for k in json.loads((tmp_path / "s.json").read_text())]
+    assert sorted(macs) == sorted(1000 - i for i in range(2, 32))
+    lo, hi = min(macs), max(macs)
+    for n in (4, 8, 16):      # every prefix reaches both ends of the range
+        q = np.array(macs[:n])
+        assert q.min() - lo <= (hi - lo) / n + 1 and hi - q.max() <= 2 * (hi - lo) / n + 1
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "export", str(tmp_path / "none.json"),
+                        "--out", str(tmp_path / "x.json")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.json" in r.stderr

@@ -105,3 +105,24 @@ def test_cli_zero_shot_submission_validates(tmp_path, setup):
     r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "proxies.py"), "--proxy", "nope",
                         "--candidates", str(cand)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "known: fisher" in r.stderr
+
+
+def test_fisher_squares_per_sample(setup):
+    """Duplicating the batch halves every sample's dL/da (the loss is a mean): a per-sample
+    square then quarters the score, while squaring the batch sum (the old bug) halved it."""
+    from track1.proxies.base import ProxyContext
+    cfg, prof, st, data = setup
+    x, y = data[0][:8], data[1][:8]
+
+    class Fixed(ProxyContext):
+        def __init__(self, batch):
+            super().__init__(prof, prof.space.sample_codes(1, seed=4)[0], 0, st)
+            self._batch = batch
+
+        def batch(self):
+            return self._batch
+
+    fisher = PROXIES.get("fisher")
+    one = fisher(Fixed((x, y)))
+    two = fisher(Fixed((np.concatenate([x, x]), np.concatenate([y, y]))))
+    assert two / one == pytest.approx(0.25, rel=1e-3)

@@ -37,9 +37,14 @@ def main():
 
     from track1.io_utils import atomic_write_json, read_jsonl
     if args.cmd == "export":
-        sel = json.loads(open(args.selection).read())["codes"]
-        keep = {k: {"arch": v["arch"], "acc": 0.0} for k, v in sel.items()
-                if args.which == "all" or v["repeat"] == (args.which == "repeat")}
+        try:
+            sel = json.loads(Path(args.selection).read_text())["codes"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            fail(f"selection file '{args.selection}': not a selection written by `gt.py select` ({type(e).__name__}: {e})")
+        keep = [(k, v) for k, v in sel.items() if args.which == "all" or v["repeat"] == (args.which == "repeat")]
+        # Trained in this order: spread over MACs, so a GT built part-way already spans the
+        # range (in MAC order a partial GT holds only the cheap codes).
+        keep = {k: {"arch": v["arch"], "acc": 0.0} for k, v in spread_order(keep, lambda kv: kv[1]["macs"])}
         atomic_write_json(args.out, keep, indent=1)
         print(f"{len(keep)} codes -> {args.out}")
         return
@@ -73,12 +78,23 @@ def main():
         fail(f"'{args.runs}' holds no results")
     if len({r.get('protocol') for r in runs}) > 1:
         fail(f"'{args.runs}' mixes protocols {sorted({r.get('protocol') for r in runs})}")
+    for i, r in enumerate(runs, 1):
+        lack = ([k for k in ("arch", "seed", "macs", "params") if k not in r]
+                or [k for k in ("acc", "test_loss") if k not in r and "diverged" not in r])
+        if lack:
+            fail(f"'{args.runs}' line {i}: not a result line of tools/train_standalone.py (no '{lack[0]}')")
     if args.cmd == "summary":
         from track1.gt.summary import format_summary, summarize
         s = summarize(runs, tuple(args.seeds))
         print(json.dumps(s, indent=1) if args.json else format_summary(s))
     else:
+        from track1.config import load_config
+        from track1.gt.protocol import protocol_hash
         from track1.gt.summary import to_gt
+        mine = protocol_hash(load_config(args.config, args.overrides))
+        if runs[0].get("protocol") != mine:
+            fail(f"'{args.runs}' was trained under protocol {runs[0].get('protocol')}, the config given "
+                 f"here has {mine}: pass the --config/--set it was trained with (the manifest records it)")
         try:
             gt = to_gt(runs, args.metric)
         except ValueError as e:
@@ -89,6 +105,15 @@ def main():
         print(f"{len(gt)} codes -> {args.out} (+ {manifest.name})", file=sys.stderr)
 
 
+def spread_order(items, key) -> list:
+    """`items` sorted by `key`, then taken in van der Corput order of their rank (0, 1/2,
+    1/4, 3/4, ...): every prefix covers the range about evenly. Deterministic, no seed."""
+    items = sorted(items, key=key)
+    n, bits = len(items), max(1, (len(items) - 1).bit_length())
+    rev = lambda i: int(format(i, f"0{bits}b")[::-1], 2)      # noqa: E731
+    return [items[i] for i in sorted(range(n), key=lambda i: (rev(i), i))]
+
+
 def _manifest(args, runs, gt) -> dict:
     """What the GT file is made of: protocol, seeds, selection rule, code version, date."""
     import datetime
@@ -97,7 +122,8 @@ def _manifest(args, runs, gt) -> dict:
     seeds = sorted({r["seed"] for r in runs})
     return {"gt": Path(args.out).name, "runs": Path(args.runs).name, "metric": args.metric,
             "n_codes": len(gt), "n_runs": len(runs), "seeds": seeds,
-            "codes_per_seed": {str(s): sum(r["seed"] == s for r in runs) for s in seeds},
+            "codes_per_seed": {str(s): sum(r["seed"] == s and "diverged" not in r for r in runs) for s in seeds},
+            "diverged": sum("diverged" in r for r in runs),
             "protocol_hash": runs[0].get("protocol"),
             "protocol": dict(load_config(args.config, args.overrides)["standalone"]),
             "code_versions": sorted({r.get("code_version", "?") for r in runs}),

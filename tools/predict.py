@@ -33,7 +33,12 @@ def candidates_or_sample(args, cfg, space, log):
     if gt and gt_path.is_file():
         kc = [(k, v["arch"]) for k, v in read_official(gt_path, space, need_acc=True, what="GT file").items()]
     seen = {c[-51:] for _, c in kc}
-    fill = [c for c in space.sample_codes(n + len(kc), seed=0) if c[-51:] not in seen][:max(0, n - len(kc))]
+    try:
+        drawn = space.sample_codes(n + len(kc), seed=0)
+    except ValueError as e:
+        from track1.scoring.run import ScoreError
+        raise ScoreError(f"--sample {n}: {e}") from None
+    fill = [c for c in drawn if c[-51:] not in seen][:max(0, n - len(kc))]
     kc += [(f"sample{i}", c) for i, c in enumerate(fill, 1)]
     log(f"no candidate file (--candidates, config 'candidates' or $TRACK1_CANDIDATES): scoring "
         f"the {len(kc) - len(fill)} GT benchmark codes and a seeded sample of {len(fill)} codes of the space instead")

@@ -49,7 +49,7 @@ def main():
     tasks = [(k, c, s) for s in args.seeds for k, c in codes]
     try:
         run_all(cfg, tasks, args.out, jobs=args.jobs, curve=args.curve)
-    except (ProtocolMismatch, RuntimeError) as e:
+    except (ProtocolMismatch, RuntimeError, ValueError) as e:
         fail(str(e))
 
 

@@ -35,6 +35,8 @@ def check_files(sub_path, gt_path, boot: int = 1000, subset: bool = False, plot:
         raise CandidateError(f"only {len(keys)} codes joined: need at least 3 for rank correlations")
     if np.ptp(pred) == 0:
         raise CandidateError("submission: every joined score is equal; no ranking to check")
+    if np.ptp(true) == 0:
+        raise CandidateError("GT file: every joined accuracy is equal; no ranking to check against")
     res = {"n": len(keys), **all_metrics(pred, true)}
     noise = gt_noise(gt_path, keys)
     if noise:

@@ -346,6 +346,8 @@ def _cross_check(cfg):
     for s, r in enumerate(p.depth_range):
         if len(r) != 2 or r[0] > r[1]:
             raise ConfigError(f"config key 'profile.depth_range[{s}]': expected [min, max] with min <= max, got {r}")
+    from .profile import Profile
+    Profile.from_config(cfg)          # the space's own checks (depth limits, stem/stage agreement)
     for sec in ("standalone", "train"):
         st = cfg[sec]
         if st.warmup_epochs > st.epochs:

@@ -31,9 +31,13 @@ class Profile:
 
     @classmethod
     def from_config(cls, cfg) -> "Profile":
+        from .config import ConfigError
         p = cfg["profile"] if "profile" in cfg else cfg
-        space = SearchSpace(p["base_channels"], p["divisor"], p["depth_range"], p["stem_codes"],
-                            p["stage_codes"], p["strides"])
+        try:
+            space = SearchSpace(p["base_channels"], p["divisor"], p["depth_range"], p["stem_codes"],
+                                p["stage_codes"], p["strides"])
+        except ValueError as e:
+            raise ConfigError(f"profile '{p['name']}': {e}") from None
         return cls(p["name"], space, p["image_size"], p["in_channels"], p["num_classes"],
                    p["stem_kernel"], p["stem_stride"], p["stem_pool"])
 

@@ -267,10 +267,14 @@ class SearchSpace:
 
     def sample_codes(self, n: int, seed: int, unique: bool = True) -> list:
         rng = np.random.default_rng(seed)
-        out, seen = [], set()
+        out, seen, misses = [], set(), 0
         while len(out) < n:
             code = self.encode(self.sample(rng))
             if unique and code in seen:
+                misses += 1
+                if misses > 100 * n + 1000:     # a narrowed space may hold fewer codes than asked
+                    raise ValueError(f"asked for {n} distinct codes; the space gave only {len(out)} "
+                                     f"in {len(out) + misses} draws")
                 continue
             seen.add(code)
             out.append(code)

@@ -17,8 +17,10 @@ def lr_at(step: int, total: int, warmup: int, base: float, schedule: str) -> flo
 
 
 def protocol_hash(cfg) -> str:
-    """Identity of everything that decides a stand-alone result, except the code and seed
-    (the backend and thread count change speed, not the result, and are left out)."""
+    """Identity of everything that decides a stand-alone result, except the code and seed.
+    The backend and thread count are left out: they change speed and float rounding (the
+    static and dygraph losses differ in the 8th digit after a few steps), not the protocol;
+    `benchmarks/standalone_speed.py` measured their accuracies within seed noise of each other."""
     st = {k: v for k, v in cfg["standalone"].items() if k not in ("backend", "threads")}
     data = {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed", "pad_crop", "flip")}
     return section_hash({"standalone": st, "profile": cfg["profile"], "data": data})

@@ -48,7 +48,13 @@ def _orphan_check(step, total, loss):
 def _run_task(task):
     from .trainer import train_one
     key, code, seed, curve = task
-    rec = train_one(_WORKER["cfg"], code, seed, _WORKER["splits"], curve=curve, on_step=_orphan_check)
+    try:
+        rec = train_one(_WORKER["cfg"], code, seed, _WORKER["splits"], curve=curve, on_step=_orphan_check)
+    except FloatingPointError as e:
+        # Training is deterministic: a rerun would diverge again and block the build. The run
+        # is recorded as a fact of the protocol; summaries and GT files leave it out.
+        from ..profile import Profile
+        rec = {"arch": code, "seed": int(seed), "diverged": str(e), **Profile.from_config(_WORKER["cfg"]).cost(code)}
     return key, rec
 
 
@@ -59,6 +65,8 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> d
     threads = cfg["standalone"]["threads"]
     with FileLock(out):
         done = finished_pairs(out, protocol)
+        # A pair asked twice (a code in two files, --seeds 0 0) runs once, under its first key.
+        tasks = list({(c, s): (k, c, s) for k, c, s in reversed(tasks)}.values())[::-1]
         todo = [(k, c, s, curve) for k, c, s in tasks if (c, s) not in done]
         log(f"{len(tasks)} runs asked, {len(tasks) - len(todo)} already in {out}, {len(todo)} to do "
             f"with {jobs} worker(s), protocol {protocol}")
@@ -74,9 +82,11 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> d
                 append_line(out, _dumps(rec))
                 ran += 1
                 eta = (time.time() - t0) / ran * (len(todo) - ran)
-                log(f"[{ran}/{len(todo)}] {rec.get('key', '')} {rec['arch']} seed {rec['seed']}: "
-                    f"acc {rec['acc']:.4f} loss {rec['test_loss']:.4f} ({rec['wall_s']:.0f}s, "
-                    f"ETA {eta / 60:.0f} min)")
+                what = (f"DIVERGED: {rec['diverged']}" if "diverged" in rec else
+                        f"acc {rec['acc']:.4f} loss {rec['test_loss']:.4f}")
+                wall = f"{rec['wall_s']:.0f}s, " if "wall_s" in rec else ""
+                log(f"[{ran}/{len(todo)}] {rec.get('key', '')} {rec['arch']} seed {rec['seed']}: {what} "
+                    f"({wall}ETA {eta / 60:.0f} min)")
                 sys.stdout.flush()
         return {"asked": len(tasks), "done_before": len(tasks) - len(todo), "ran": ran}
 

@@ -11,6 +11,8 @@ def group_runs(runs, metric: str = "acc") -> dict:
     """{arch: {"key", "seeds": {seed: value}, "macs", "params"}} (one protocol assumed)."""
     out = {}
     for r in runs:
+        if "diverged" in r:
+            continue
         g = out.setdefault(r["arch"], {"key": r.get("key"), "seeds": {}, "macs": r["macs"],
                                        "params": r["params"]})
         if g["key"] is None:
@@ -21,23 +23,25 @@ def group_runs(runs, metric: str = "acc") -> dict:
 
 def to_gt(runs, metric: str = "acc") -> dict:
     """Official-format GT: {"archK": {"arch", "acc" (mean over seeds), "seeds", "n_seeds"}},
-    keyed by the candidate file's keys, in MAC order."""
+    keyed by the candidate file's keys, in MAC order. "acc" means higher is better to every
+    reader (the check, NAR's tiers), so a loss GT stores the negated test loss."""
+    sign = -1.0 if metric == "test_loss" else 1.0
     groups = group_runs(runs, metric)
     missing = [a for a, g in groups.items() if not g["key"]]
     if missing:
         raise ValueError(f"runs of {missing[0]} carry no candidate key: train from a candidate JSON file")
     gt = {}
     for arch, g in sorted(groups.items(), key=lambda kv: (kv[1]["macs"], kv[0])):
-        vals = [g["seeds"][s] for s in sorted(g["seeds"])]
+        vals = [sign * g["seeds"][s] for s in sorted(g["seeds"])]
         gt[g["key"]] = {"arch": arch, "acc": float(np.mean(vals)),
-                        "seeds": {str(s): g["seeds"][s] for s in sorted(g["seeds"])}, "n_seeds": len(vals)}
+                        "seeds": {str(s): v for s, v in zip(sorted(g["seeds"]), vals)}, "n_seeds": len(vals)}
     return gt
 
 
 def summarize(runs, seeds=(0, 1)) -> dict:
     """n codes, accuracy range, the noise ceiling (seed-to-seed agreement on the codes
     trained with both `seeds`) and how MACs / params rank against accuracy."""
-    out = {"n_runs": len(runs)}
+    out = {"n_runs": len(runs), "n_diverged": sum("diverged" in r for r in runs)}
     for metric in ("acc", "test_loss"):
         groups = group_runs(runs, metric)
         arch = sorted(groups)
@@ -62,12 +66,13 @@ def summarize(runs, seeds=(0, 1)) -> dict:
             m["code_sd"] = float(mat.mean(1).std(ddof=1))
             m["tau_ceiling"] = {str(k): tau_ceiling(m["icc"], k) for k in (1, 2)}
         out[metric] = m
-    out["wall_s_mean"] = float(np.mean([r["wall_s"] for r in runs]))
+    out["wall_s_mean"] = float(np.mean([r["wall_s"] for r in runs if "wall_s" in r]))
     return out
 
 
 def format_summary(s: dict) -> str:
-    lines = [f"runs: {s['n_runs']}, mean wall time per run: {s['wall_s_mean']:.0f} s"]
+    lines = [f"runs: {s['n_runs']}, mean wall time per run: {s['wall_s_mean']:.0f} s"
+             + (f", {s['n_diverged']} diverged (left out)" if s.get("n_diverged") else "")]
     for metric in ("acc", "test_loss"):
         m = s[metric]
         line = (f"{metric}: {m['n_codes']} codes, range {m['min']:.4f}..{m['max']:.4f}")

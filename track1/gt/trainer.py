@@ -73,7 +73,9 @@ def train_one(cfg, code: str, seed: int, splits: dict, backend: str | None = Non
         epoch += 1
         losses = epoch_losses
         if curve:
-            bn_recal(clf, train, st, rng)
+            # Its own stream: drawing the curve's images from `rng` would change the data
+            # order of every later epoch, and so the run's result.
+            bn_recal(clf, train, st, np.random.default_rng([seed, 2, epoch]))
             r = test_eval()
             points.append({"epoch": round(step / steps_per_epoch, 3), "acc": r["acc"], "loss": r["loss"],
                            "train_loss": float(np.mean(epoch_losses))})

@@ -1,12 +1,14 @@
 """Fisher (Theis et al. 2018; channel saliency as in Turner et al. 2020): for every ReLU
-output a, sum over channels of (1/2) * (sum over batch and space of a * dL/da)^2 / batch."""
+output a, sum over channels of (1/2) * mean over the batch of (sum over space of a * dL/da)^2.
+The square is per sample, as in the papers: summing over the batch first lets the samples'
+terms cancel (version 1 did that)."""
 import paddle
 import paddle.nn.functional as F
 
 from . import PROXIES
 
 
-@PROXIES.register("fisher", sign=1, needs_net=True)
+@PROXIES.register("fisher", sign=1, needs_net=True, version=2)
 def fisher(ctx):
     net = ctx.net(train=True)
     x, y = ctx.batch()
@@ -27,5 +29,5 @@ def fisher(ctx):
         if a.grad is None:
             continue
         per_channel = (a * a.grad).sum(axis=[2, 3])          # (batch, channels)
-        total += float((0.5 * per_channel.sum(axis=0) ** 2).sum()) / a.shape[0]
+        total += float((0.5 * (per_channel ** 2).mean(axis=0)).sum())
     return total
