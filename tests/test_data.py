@@ -93,6 +93,14 @@ def test_imagenet_folder_layout(tmp_path, in_cfg):
     assert x.shape == (4, 3, 32, 32) and x.dtype == np.float32 and set(y.tolist()) <= {0, 1, 2}
     x, _ = next(s["test"].batches(6))
     assert x.shape == (6, 3, 32, 32)
+    # two ranks decode only their halves of each batch, and together give the one-process batches
+    whole = list(s["train"].batches(4, np.random.default_rng(1), augment=True, drop_last=True))
+    halves = [list(s["train"].batches(4, np.random.default_rng(1), augment=True, drop_last=True, part=(r, 2)))
+              for r in (0, 1)]
+    assert len(whole) == 3 and all(len(h) == 3 and h[0][0].shape == (2, 3, 32, 32) for h in halves)
+    for b, (x, y) in enumerate(whole):
+        np.testing.assert_array_equal(np.concatenate([halves[0][b][0], halves[1][b][0]]), x)
+        np.testing.assert_array_equal(np.concatenate([halves[0][b][1], halves[1][b][1]]), y)
     (root / "val" / "n03").rename(root / "val" / "n04")
     with pytest.raises(DataError, match="differ from train"):
         load_splits(cfg)

@@ -356,3 +356,56 @@ def test_config_hash_covers_what_the_strategy_reads(tmp_path):
     assert h() != h("sandwich.n_random=3")
     assert h("train.strategy=rdnas") != h("train.strategy=rdnas", "rdnas.margin=0.3")
     assert h("train.strategy=spos") == h("train.strategy=spos", "sandwich.n_random=3")
+
+
+def test_static_resume_after_max_steps_equals_uninterrupted_and_finished_runs_stay(tmp_path):
+    """The static engine keeps its weights in its own scope: a resumed run must write them
+    (not the fresh init) as the supernet, keep the configured lr schedule after a --max-steps
+    stop, and leave a finished run's supernet alone when resumed again."""
+    args = ("train.strategy=spos", "train.engine=static", "train.eval_images=0", "train.bn_recalib_images=0",
+            "train.train_images=128")
+    full = load_config(None, tiny(tmp_path / "full", *args))
+    cut = load_config(None, tiny(tmp_path / "cut", *args))
+    train(full, log=lambda m: None)
+    assert train(cut, max_steps=4, log=lambda m: None)["steps"] == 4          # one epoch of two
+    assert not checkpoint.load(tmp_path / "cut" / "checkpoint")[1]["finished"]
+    train(cut, resume=True, log=lambda m: None)
+    a, _ = checkpoint.load(tmp_path / "full" / "supernet")
+    b, _ = checkpoint.load(tmp_path / "cut" / "supernet")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    before = (tmp_path / "cut" / "supernet.npz").read_bytes()
+    msgs = []
+    assert train(cut, resume=True, log=msgs.append)["steps"] == 8
+    assert "this run finished" in msgs[-1] and (tmp_path / "cut" / "supernet.npz").read_bytes() == before
+
+
+def test_progressive_phase_opens_its_branches_mid_epoch(tmp_path):
+    # tiny(): the second phase (open: [3]) starts at epoch 0.5 = step 4 of 8 per epoch
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=progressive", "train.eval_images=0"))
+    train(cfg, max_steps=6, log=lambda m: None)
+    assert checkpoint.load(tmp_path / "supernet")[1]["open_stages"] == [3]
+
+
+def test_gt_ranking_needs_evaluation_images_and_an_existing_gt(tmp_path, fm_cfg):
+    gt = os.path.join(REPO, fm_cfg.train.gt)
+    cfg = load_config(None, tiny(tmp_path, "train.eval_images=0", f"train.gt={gt}", "train.epochs=0.25",
+                                 "train.warmup_epochs=0"))
+    res = train(cfg, log=lambda m: None)                       # no GT ranking, no crash
+    assert "tau" not in json.dumps(res["history"]) and (tmp_path / "supernet.npz").is_file()
+    with pytest.raises(TrainError, match="config key 'train.gt': no GT file at"):
+        train(load_config(None, tiny(tmp_path, f"train.gt={tmp_path}/nope.json")), log=lambda m: None)
+
+
+def test_rdnas_network_teacher_from_a_candidate_pool_ranks_the_sandwich_ends(tmp_path, fm_profile):
+    """The largest and smallest nets are rarely candidates: their teacher scores are computed
+    at start (pairs: all), not looked up in vain at the first step."""
+    from track1.proxies.batch import compute_many
+    codes = fm_profile.space.sample_codes(4, seed=3)
+    cands = tmp_path / "c.json"
+    cands.write_text(json.dumps({f"arch{i}": {"arch": c, "acc": 0} for i, c in enumerate(codes, 1)}))
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=naswot", "train.eval_images=0",
+                                 "train.sample_from=candidates", f"proxies.cache_dir={tmp_path}/cache",
+                                 "proxies.batch_size=16", "rdnas.threshold_quantile=0"))
+    compute_many(cfg, "naswot", [fm_profile.space.canonical(c) for c in codes], progress=False)
+    assert train(cfg, max_steps=2, candidates=cands, log=lambda m: None)["steps"] == 2

@@ -21,6 +21,9 @@ def main():
     if "PADDLE_TRAINER_ID" not in os.environ and cfg.train.engine == "static":
         # Paddle reads its thread count at import; set it before the first import in this process.
         os.environ.setdefault("OMP_NUM_THREADS", str(cfg.train.threads))
+        if os.environ["OMP_NUM_THREADS"] != str(cfg.train.threads):
+            print(f"note: OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} from the environment overrides "
+                  f"train.threads={cfg.train.threads}", flush=True)
     import paddle
     import paddle.distributed as dist
     from track1.candidates import resolve_path
@@ -33,6 +36,8 @@ def main():
         res = train(cfg, resume=args.resume, max_steps=args.max_steps, candidates=cands)
     except TrainError as e:
         fail(str(e))
+    except FloatingPointError as e:
+        fail(f"training diverged: {e} (lower train.lr, or raise train.warmup_epochs)")
     if not dist.is_initialized() or dist.get_rank() == 0:
         print(f"supernet -> {res['out_dir']}/supernet.npz")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the supernet:  bash tools/train.sh [CONFIG] [key=value ...] [--resume]
+# Train the supernet:  bash tools/train.sh [CONFIG] [key=value ...] [--resume] [--candidates FILE] [--max-steps N]
 #   CONFIG: a name in configs/ or a path (default fashion_mnist); key=value overrides any
 #   config key, e.g.  bash tools/train.sh fashion_mnist train.strategy=rdnas train.epochs=3
 set -euo pipefail
@@ -8,8 +8,14 @@ args=()
 if [ $# -gt 0 ] && [[ "$1" != *=* ]] && [[ "$1" != --* ]]; then
   args+=(--config "$1"); shift
 fi
-for a in "$@"; do
-  if [[ "$a" == --* ]]; then args+=("$a"); else args+=(--set "$a"); fi
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --candidates|--max-steps|--config)          # options that take a value: keep the pair
+      [ $# -ge 2 ] || { echo "error: $1 needs a value" >&2; exit 2; }
+      args+=("$1" "$2"); shift 2 ;;
+    --*) args+=("$1"); shift ;;
+    *) args+=(--set "$1"); shift ;;
+  esac
 done
 export GLOG_minloglevel=${GLOG_minloglevel:-2}
 exec "${PYTHON:-python3}" tools/train.py "${args[@]}"

@@ -95,4 +95,6 @@ def evaluate(clf, batches) -> dict:
         logp = z - np.log(np.exp(z).sum(1, keepdims=True))
         loss_sum += float(-logp[np.arange(len(y)), y].sum())
         total += len(y)
+    if total == 0:
+        raise ValueError("evaluate: no images to evaluate on")
     return {"acc": correct / total, "loss": loss_sum / total, "n": total}

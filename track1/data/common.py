@@ -36,8 +36,12 @@ class Split:
         return (raw.astype(np.float32) * (1.0 / 255.0) - self.mean) / self.std
 
     def batches(self, batch_size: int, rng: np.random.Generator | None = None, augment: bool = False,
-                pad: int = 2, flip: bool = True, drop_last: bool = False, limit: int | None = None):
-        """Yield (x, y). With `rng`: shuffled (and augmented if asked); without: in order."""
+                pad: int = 2, flip: bool = True, drop_last: bool = False, limit: int | None = None,
+                part=(0, 1)):
+        """Yield (x, y). With `rng`: shuffled (and augmented if asked); without: in order.
+        `part=(rank, ranks)`: this rank's slice of every batch (the whole batch is augmented
+        first, so every rank draws the same stream from `rng`)."""
+        r, k = part
         n = len(self) if limit is None else min(limit, len(self))
         order = rng.permutation(len(self))[:n] if rng is not None else np.arange(n)
         stop = n - n % batch_size if drop_last else n
@@ -46,7 +50,8 @@ class Split:
             raw = self.images[idx]
             if augment and rng is not None:
                 raw = augment_batch(raw, rng, pad, flip)
-            yield self.normalise(raw), self.labels[idx]
+            lo, hi = len(idx) * r // k, len(idx) * (r + 1) // k
+            yield self.normalise(raw[lo:hi]), self.labels[idx[lo:hi]]
 
     def arrays(self, limit: int | None = None):
         n = len(self) if limit is None else min(limit, len(self))

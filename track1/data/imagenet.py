@@ -50,29 +50,42 @@ class FolderSplit:
         return FolderSplit([self.files[i] for i in idx], self.labels[idx], self.image_size, self.workers,
                            name or self.name)
 
-    def batches(self, batch_size, rng=None, augment=False, pad=0, flip=True, drop_last=False, limit=None):
+    def batches(self, batch_size, rng=None, augment=False, pad=0, flip=True, drop_last=False, limit=None,
+                part=(0, 1)):
+        """As the in-memory splits' `batches`; with `part=(rank, ranks)` a rank decodes only
+        its slice of every batch (augmentation is seeded by position, so the slices are those
+        of a one-process run)."""
         import paddle
         n = len(self) if limit is None else min(limit, len(self))
         order = rng.permutation(len(self))[:n] if rng is not None else np.arange(n)
         seed = int(rng.integers(2 ** 31)) if rng is not None else 0
-        ds = _Decode(self, order, augment and rng is not None, flip, seed)
-        loader = paddle.io.DataLoader(ds, batch_size=batch_size, shuffle=False, drop_last=drop_last,
+        r, k = part
+        if k > 1 and batch_size % k:
+            raise ValueError(f"batch size {batch_size} is not divisible by {k} ranks")
+        stop = n - n % batch_size if drop_last else n
+        pos = np.array([p for s in range(0, stop, batch_size)
+                        for p in range(s + batch_size * r // k, min(s + batch_size * (r + 1) // k, stop))], np.int64)
+        ds = _Decode(self, order, augment and rng is not None, flip, seed, pos)
+        loader = paddle.io.DataLoader(ds, batch_size=batch_size // k, shuffle=False, drop_last=drop_last,
                                       num_workers=self.workers, return_list=True)
         for x, y in loader:
             yield np.asarray(x), np.asarray(y)
 
 
 class _Decode:
-    """Decode + crop one image; randomness from (seed, position), so workers are deterministic."""
+    """Decode + crop one image; randomness from (seed, position in the epoch's order), so
+    workers and ranks are deterministic. `positions`: the positions this loader serves."""
 
-    def __init__(self, split, order, augment, flip, seed):
+    def __init__(self, split, order, augment, flip, seed, positions):
         self.split, self.order, self.augment, self.flip, self.seed = split, order, augment, flip, seed
+        self.positions = positions
 
     def __len__(self):
-        return len(self.order)
+        return len(self.positions)
 
-    def __getitem__(self, i):
+    def __getitem__(self, k):
         from PIL import Image
+        i = int(self.positions[k])
         j = int(self.order[i])
         size = self.split.image_size
         with Image.open(self.split.files[j]) as im:

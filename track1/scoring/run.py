@@ -13,7 +13,7 @@ import yaml
 
 from ..candidates import submission_dict
 from ..config import SCHEMA, _validate, apply_overrides, section_hash
-from ..io_utils import FileLock, append_lines, atomic_write_json, read_jsonl
+from ..io_utils import FileLock, append_lines, atomic_write_json, file_hash, read_jsonl  # noqa: F401
 from ..parallel import worker_env, worker_pool
 from ..train import checkpoint
 
@@ -45,14 +45,6 @@ def check_bn_mode(cfg, meta) -> None:
     if cfg["score"]["bn"] == "running" and engine == "static":
         raise ScoreError("score.bn=running: this supernet was trained by the static engine, which never "
                          "updates BN running statistics; use score.bn=batch or score.bn=recal")
-
-
-def file_hash(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def parse_shard(text: str):

@@ -1,4 +1,5 @@
-"""Checkpoints: arrays in one .npz, bookkeeping in a JSON next to it, both replaced atomically."""
+"""Checkpoints: one .npz holding the arrays and the bookkeeping (replaced atomically, so the
+two can never come from different saves), plus a readable JSON copy of the bookkeeping."""
 from __future__ import annotations
 
 import json
@@ -10,15 +11,17 @@ import numpy as np
 
 from ..io_utils import atomic_write_json
 
+META_KEY = "__meta__"
+
 
 def save(path, arrays: dict, meta: dict):
-    """Write `path`.npz then `path`.json (the JSON, written last, marks a complete pair)."""
+    """Write `path`.npz (arrays + meta), then `path`.json (a copy of the meta, for people)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
     os.close(fd)
     try:
-        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()}, **{META_KEY: np.array(json.dumps(meta))})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, str(path) + ".npz")
@@ -29,14 +32,19 @@ def save(path, arrays: dict, meta: dict):
 
 
 def load(path):
-    """(arrays, meta), or None when no complete checkpoint exists at `path`."""
+    """(arrays, meta), or None when no checkpoint exists at `path`. The meta comes from the
+    .npz itself (checkpoints written before it held one: from the JSON beside it)."""
     path = Path(path)
     npz, js = Path(str(path) + ".npz"), Path(str(path) + ".json")
-    if not (npz.is_file() and js.is_file()):
+    if not npz.is_file():
         return None
-    meta = json.loads(js.read_text())
     with np.load(npz) as z:
-        arrays = {k: z[k] for k in z.files}
+        arrays = {k: z[k] for k in z.files if k != META_KEY}
+        meta = json.loads(str(z[META_KEY])) if META_KEY in z.files else None
+    if meta is None:
+        if not js.is_file():
+            return None
+        meta = json.loads(js.read_text())
     return arrays, meta
 
 
@@ -47,6 +55,6 @@ def load_weights(path) -> dict:
         raise FileNotFoundError(f"weights file '{path}' does not exist")
     if path.suffix == ".npz":
         with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files if k != META_KEY}
     import paddle
     return {k: np.asarray(v) for k, v in paddle.load(str(path)).items()}

@@ -60,14 +60,24 @@ def make_teacher(cfg, profile, pool):
         raise TrainError(f"teacher '{name}' needs a network: set train.sample_from=candidates so the "
                          "teacher comes from the proxy cache of the candidate pool")
     from ..io_utils import read_jsonl
-    from ..proxies.batch import cache_path
+    from ..proxies.batch import cache_path, compute_many
     path = cache_path(cfg, name)
-    cached = {r["arch"]: r["score"] for r in read_jsonl(path)}
+    cached = {r["arch"]: r["score"] for r in read_jsonl(path)} if path.is_file() else {}
     missing = [c for c in pool if c not in cached]
     if missing:
         raise TrainError(f"teacher cache '{path}' lacks {len(missing)} of the {len(pool)} pool codes: run "
                          f"`python tools/proxies.py --proxy {name}` on the same candidates first")
-    return cached.__getitem__
+    if cfg["rdnas"]["pairs"] == "all":
+        # The sandwich's largest and smallest nets are ranked too, and are rarely candidates:
+        # two scores, computed here (and cached).
+        cached.update(compute_many(cfg, name, [profile.space.max_code(), profile.space.min_code()],
+                                   jobs=1, progress=False))
+
+    def teacher(code):
+        if code not in cached:
+            raise TrainError(f"teacher '{name}': no cached score for sub-network {code} (not in the candidate pool)")
+        return cached[code]
+    return teacher
 
 
 # The sections a strategy reads besides seed/profile/data/train: editing another strategy's
@@ -113,7 +123,9 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
         raise TrainError(f"train.batch_size {bs} exceeds the {len(train_split)} training images")
     total = max(1, round(t_cfg["epochs"] * steps_per_epoch))
     warmup = round(t_cfg["warmup_epochs"] * steps_per_epoch)
-    lr_fn = lambda s: lr_at(s, total, warmup, t_cfg["lr"], "cosine")  # noqa: E731
+    # The schedule keeps the configured length when --max-steps stops a run early, so a
+    # truncated run followed by --resume trains exactly as one uninterrupted run.
+    lr_fn = lambda s, n=total: lr_at(s, n, warmup, t_cfg["lr"], "cosine")  # noqa: E731
 
     paddle.seed(cfg["seed"])
     net = build_supernet(cfg, profile)
@@ -129,7 +141,8 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
     ckpt = out / "checkpoint"
     rng = np.random.default_rng(cfg["seed"])
     step, history = 0, []
-    meta_base = {"config_hash": config_hash(cfg), "code_version": code_version()}
+    meta_base = {"config_hash": config_hash(cfg), "code_version": code_version(),
+                 "inputs": _input_hashes(pool, t_cfg["init"])}
     if resume:
         found = checkpoint.load(ckpt)
         if found is not None:
@@ -138,13 +151,24 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
                 raise TrainError(f"checkpoint '{ckpt}.npz' was written with another config "
                                  f"({meta['config_hash']} vs {meta_base['config_hash']}); use another train.out_dir, "
                                  f"or delete '{out}' to train afresh")
+            for what, h in meta.get("inputs", {}).items():
+                if h != meta_base["inputs"].get(what):
+                    raise TrainError(f"checkpoint '{ckpt}.npz' was trained with another {_INPUT_NAMES[what]}; "
+                                     f"use another train.out_dir, or delete '{out}' to train afresh")
+            if meta.get("finished") and (out / "supernet.npz").is_file():
+                log(f"{ckpt}.npz: this run finished at step {meta['step']}; {out / 'supernet.npz'} is its supernet")
+                return {"steps": meta["step"], "history": meta["history"], "out_dir": str(out)}
             net.open_branches(meta.get("open_stages", []))
             engine.load_state(arrays)
+            # The static engine keeps its weights in its own scope: `net` (written out as the
+            # supernet at the end) must hold them too, even if no step follows.
+            net.set_state_dict({k: v for k, v in arrays.items() if "@" not in k})
             rng.bit_generator.state = meta["rng"]
             step, history = meta["step"], meta["history"]
             log(f"resumed from {ckpt}.npz at step {step} (epoch {step / steps_per_epoch:.2f})")
     writer = _writer(out) if rank == 0 else None
     aug = dict(augment=t_cfg["augment"], pad=cfg["data"]["pad_crop"], flip=cfg["data"]["flip"])
+    full = total
     if max_steps is not None:
         total = min(total, max_steps)
     t0 = time.time()
@@ -153,12 +177,12 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
                disable=rank != 0, mininterval=5)
     while step < total:
         epoch = step // steps_per_epoch
-        _open_phase_branches(strategy, net, engine, step / steps_per_epoch)
         sums, n = {}, 0
-        for x, y in train_split.batches(bs, rng, drop_last=True, **aug):
+        for x, y in train_split.batches(bs, rng, drop_last=True, part=(rank, world), **aug):
+            # A phase may start mid-epoch: its branches open at its first step.
+            _open_phase_branches(strategy, net, engine, step / steps_per_epoch)
             plan = strategy.plan(step / steps_per_epoch, rng)
-            lo, hi = rank * (bs // world), (rank + 1) * (bs // world)
-            parts = engine.step(plan, x[lo:hi], y[lo:hi])
+            parts = engine.step(plan, x, y)
             if not math.isfinite(parts["loss"]):
                 raise FloatingPointError(f"loss became {parts['loss']} at step {step}")
             step += 1
@@ -182,10 +206,21 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
             engine.sync_buffers()
         state = engine.state()
         net.set_state_dict({k: v for k, v in state.items() if "@" not in k})
+        # Resumable checkpoints at epoch boundaries (the generator state then decides the rest
+        # of the run) and at the run's end; none after a mid-epoch --max-steps stop. Written
+        # before the evaluation, so a kill during it loses no training, and again after it.
+        resumable = step % steps_per_epoch == 0 or step >= full
+
+        def save_checkpoint():
+            checkpoint.save(ckpt, state, {**meta_base, "step": step, "history": history,
+                                          "rng": rng.bit_generator.state, "open_stages": sorted(net.open_stages),
+                                          "finished": step >= full})
+        if rank == 0 and resumable:
+            save_checkpoint()
         if rank == 0:
             summary.update(_evaluate(cfg, net, sampler, splits, train_split))
             rank_due = (t_cfg["rank_every"] and (epoch + 1) % t_cfg["rank_every"] == 0) or step >= total
-            if gt and rank_due:
+            if gt and rank_due and t_cfg["eval_images"] > 0:
                 from .evaluate import rank_against_gt
                 summary.update(rank_against_gt(cfg, net, gt, splits, train_split))
             history.append(summary)
@@ -194,12 +229,8 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
                     if k not in ("epoch", "step") and isinstance(v, (int, float)):
                         writer.add_scalar(f"epoch/{k}", v, step)
             log(_epoch_line(summary))
-            # Resumable checkpoints only at epoch boundaries: the generator state then fully
-            # decides the rest of the run (a mid-epoch stop, e.g. --max-steps, writes none).
-            if step % steps_per_epoch == 0:
-                meta = {**meta_base, "step": step, "history": history, "rng": rng.bit_generator.state,
-                        "open_stages": sorted(net.open_stages), "finished": step >= total}
-                checkpoint.save(ckpt, state, meta)
+            if resumable:
+                save_checkpoint()
         if world > 1:
             _check_ranks_agree(state)
     bar.close()
@@ -232,6 +263,23 @@ def _open_phase_branches(strategy, net, engine, epoch_f):
         engine.load_state({**state, **new})
 
 
+_INPUT_NAMES = {"pool": "candidate pool (train.sample_from=candidates)", "init": "train.init weights file"}
+
+
+def _input_hashes(pool, init) -> dict:
+    """What decides training besides the config: the candidate pool's codes, the init weights."""
+    import hashlib
+    out = {}
+    if pool is not None:
+        out["pool"] = hashlib.sha256("\n".join(pool).encode()).hexdigest()[:16]
+    if init:
+        p = Path(init)
+        if p.is_file():
+            from ..io_utils import file_hash
+            out["init"] = file_hash(p)
+    return out
+
+
 def _init_from(net, path):
     from .checkpoint import load_weights
     try:
@@ -255,7 +303,7 @@ def _load_gt(cfg, profile):
     p = Path(path)
     p = p if p.is_absolute() else REPO / p
     if not p.is_file():
-        return None
+        raise TrainError(f"config key 'train.gt': no GT file at '{p}' (set train.gt=null to train without one)")
     from ..candidates import read_official
     return read_official(p, profile.space, need_acc=True, what="GT file")
 

@@ -113,12 +113,9 @@ class RDNAS(Strategy):
         r = self.cfg["rdnas"]
         codes = sandwich_codes(self.sampler, self.cfg["sandwich"]["n_random"], rng, self.distance,
                                self.threshold)
-        scores = [self.teacher(c) for c in codes]
-        pairs = []
-        for i in range(len(codes)):
-            for j in range(i + 1, len(codes)):
-                if r["pairs"] == "random" and (i < 2 or j < 2):
-                    continue        # only pairs among the random sub-networks
-                s = 1.0 if scores[i] > scores[j] else (-1.0 if scores[i] < scores[j] else 0.0)
-                pairs.append((i, j, s))
+        ranked = [(i, j) for i in range(len(codes)) for j in range(i + 1, len(codes))
+                  if r["pairs"] == "all" or (i >= 2 and j >= 2)]    # 'random': among the random nets only
+        scores = {i: self.teacher(codes[i]) for i in sorted({i for p in ranked for i in p})}
+        pairs = [(i, j, 1.0 if scores[i] > scores[j] else (-1.0 if scores[i] < scores[j] else 0.0))
+                 for i, j in ranked]
         return StepPlan(codes, ["label"] + ["distill"] * (len(codes) - 1), pairs, rank_weight(epoch, r))
