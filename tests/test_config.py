@@ -32,6 +32,7 @@ def test_overrides_of_any_key():
     ("profile.depth_range=[[3,2],[2,5],[2,8],[2,5]]", "config key 'profile.depth_range[0]'"),
     ("profile.depth_range=[[2,6],[2,5],[2,8],[2,5]]", "profile 'fashion_mnist': depth_range of stage 1 must lie in 1..5"),
     ("profile.stem_codes=[7]", "profile 'fashion_mnist': no stem width code gives a width"),
+    ("profile.strides=[1,2,1,2]", "config key 'profile.strides': stages 2-4 must have stride 2"),
     ("data.root=[1]", "config key 'data.root': expected str"),
     ("profile=3", "config key 'profile': expected a mapping"),
     ("seed", "override 'seed': expected key=value"),

@@ -93,6 +93,8 @@ def test_imagenet_folder_layout(tmp_path, in_cfg):
     assert x.shape == (4, 3, 32, 32) and x.dtype == np.float32 and set(y.tolist()) <= {0, 1, 2}
     x, _ = next(s["test"].batches(6))
     assert x.shape == (6, 3, 32, 32)
+    xa, ya = s["test"].arrays()
+    assert xa.shape == (6, 3, 32, 32) and np.array_equal(xa, x) and len(ya) == 6
     # two ranks decode only their halves of each batch, and together give the one-process batches
     whole = list(s["train"].batches(4, np.random.default_rng(1), augment=True, drop_last=True))
     halves = [list(s["train"].batches(4, np.random.default_rng(1), augment=True, drop_last=True, part=(r, 2)))

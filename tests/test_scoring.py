@@ -234,6 +234,17 @@ def test_predict_errors(tmp_path, ckpt):
     p = _predict("--checkpoint", ckpt, "--shard", "3/2")
     _, err = p.communicate(timeout=120)
     assert p.returncode == 2 and "--shard '3/2'" in err
+    cands, _ = _candidates(tmp_path, Profile.from_config(load_config(None)))
+    # scoring on images the supernet trained on is refused before any work
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", tmp_path / "v.json", "--set", "data.val_size=10000")
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 2 and "data.val_size: the supernet was trained with 5000" in err
+    # a worker that cannot start ends the run with one line (multiprocessing would respawn it forever)
+    p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", tmp_path / "w.json", "--jobs", "1",
+                 "--set", "score.images=6000")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 2 and "Traceback" not in err, err        # (the progress bar shares stderr)
+    assert "error: a worker process failed to start: ValueError: score.images 6000 exceeds" in err
 
 
 def test_prefix_key_groups_stage1():

@@ -146,6 +146,13 @@ def test_imagenet_profile_trains_end_to_end(tmp_path):
     # 12 images, 3 held out for validation, batch 4: 2 steps; the history holds the epoch's evaluation
     assert res["steps"] == 2 and meta["config"]["profile"]["name"] == prof.name == "imagenet"
     assert 0.0 <= res["history"][-1]["val_acc_largest"] <= 1.0
+    # and its supernet scores candidates (the scorer holds decoded ImageFolder images)
+    from track1.scoring.run import load_supernet_config, score_candidates
+    scfg, sarrays, smeta = load_supernet_config(tmp_path / "out", ["score.images=3", "score.recal_images=4",
+                                                                   "score.bn=recal"])
+    kc = [(f"a{i}", c) for i, c in enumerate(prof.space.sample_codes(2, seed=0) + [prof.space.max_code()])]
+    scores = score_candidates(scfg, sarrays, smeta, kc, tmp_path / "part.jsonl", jobs=1, log=lambda m: None)
+    assert sorted(scores) == [0, 1, 2] and all(np.isfinite(v) for v in scores.values())
 
 
 def _probe_loss(net, profile, x, y):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's main job on the embedded default (fashion_mnist): set up what is missing,
 # train the supernet, score the candidates, check the ranking against the shipped ground truth.
-#   bash tools/main.sh [key=value ...]     (overrides go to training; scoring reads them
-#                                           from the trained checkpoint's config)
+#   bash tools/main.sh [key=value ...]     (overrides go to training; score.* ones go to
+#                                           scoring too, which otherwise reads the trained
+#                                           checkpoint's config)
 # The candidate file comes from $TRACK1_CANDIDATES (or candidates: in the config); without
 # it predict.py says so and scores a seeded sample of the space in the same format.
 set -euo pipefail
@@ -24,7 +25,11 @@ bash tools/train.sh fashion_mnist train.out_dir=$OUT "$@" --resume
 t1=$(date +%s)
 echo "== 2/3 scoring the candidates (python tools/predict.py)"
 # 32 images: about 6 minutes for 45,000 candidates here; more rank more stably (BENCHMARKS.md).
-"$PY" tools/predict.py --checkpoint $OUT --out $SUB --set score.images=${SCORE_IMAGES:-32}
+# A finished training run is not redone, so score.* arguments must reach the scorer itself.
+score_sets=()
+for a in "$@"; do [[ "$a" == score.* ]] && score_sets+=(--set "$a"); done
+[[ " $* " == *" score.images="* ]] || score_sets+=(--set "score.images=${SCORE_IMAGES:-32}")
+"$PY" tools/predict.py --checkpoint $OUT --out $SUB "${score_sets[@]}"
 t2=$(date +%s)
 echo "== 3/3 leaderboard check against the shipped ground truth ($GT)"
 "$PY" tools/check.py $SUB --gt $GT --subset --plot submit/main_check.png

@@ -85,7 +85,8 @@ def main():
                      for i in range(world)]
             write_submission_checked(out, kc, merge(kc, parts))
             log(f"{len(kc)} candidates ({cand_name}) merged from {world} ranks -> {out}")
-    except ScoreError as e:
+    except (ScoreError, RuntimeError, ValueError, OSError) as e:
+        # ScoreError, a locked or corrupt partial-results file, a broken supernet.npz: one line
         fail(str(e))
 
 
@@ -118,7 +119,7 @@ def merge_main(argv):
             raise ScoreError("shard files disagree on checkpoint, settings, candidates or shard count")
         write_submission_checked(args.out, kc, merge(kc, parts))
         print(f"{len(kc)} candidates merged from {len(parts)} shards -> {args.out}")
-    except ScoreError as e:
+    except (ScoreError, RuntimeError, ValueError, OSError) as e:
         fail(str(e))
 
 

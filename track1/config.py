@@ -346,6 +346,10 @@ def _cross_check(cfg):
     for s, r in enumerate(p.depth_range):
         if len(r) != 2 or r[0] > r[1]:
             raise ConfigError(f"config key 'profile.depth_range[{s}]': expected [min, max] with min <= max, got {r}")
+    if any(s != 2 for s in p.strides[1:]):
+        # Their first blocks then keep the identity shortcut when widths agree and project
+        # otherwise: a per-candidate choice the masked and grouped forwards do not model.
+        raise ConfigError(f"config key 'profile.strides': stages 2-4 must have stride 2, got {list(p.strides)}")
     from .profile import Profile
     Profile.from_config(cfg)          # the space's own checks (depth limits, stem/stage agreement)
     for sec in ("standalone", "train"):

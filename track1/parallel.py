@@ -7,6 +7,7 @@ any error or interrupt, so no worker outlives the run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing as mp
 import os
 import signal
@@ -23,11 +24,49 @@ def worker_env(threads: int):
     os.environ.setdefault("GLOG_minloglevel", "2")
 
 
+class WorkerStartError(RuntimeError):
+    """A worker's start-up (data loading, model building) failed; the message is one line."""
+
+
+_START_ERROR = None
+
+
+def _guarded_init(initializer, initargs):
+    # A raising initializer makes multiprocessing respawn the worker forever while the
+    # parent waits: keep the error and hand it to the parent with the first task instead.
+    global _START_ERROR
+    try:
+        initializer(*initargs)
+    except Exception as e:          # noqa: BLE001  (any start-up failure ends the run)
+        _START_ERROR = f"{type(e).__name__}: {e}"
+
+
+def _guarded_call(fn, task):
+    if _START_ERROR is not None:
+        raise WorkerStartError(f"a worker process failed to start: {_START_ERROR}")
+    return fn(task)
+
+
+class GuardedPool:
+    """The pool's `imap` / `imap_unordered`, with start-up errors raised in the parent."""
+
+    def __init__(self, pool):
+        self._pool = pool
+
+    def imap(self, fn, tasks):
+        return self._pool.imap(functools.partial(_guarded_call, fn), tasks)
+
+    def imap_unordered(self, fn, tasks):
+        return self._pool.imap_unordered(functools.partial(_guarded_call, fn), tasks)
+
+
 @contextlib.contextmanager
 def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
+    if jobs < 1:
+        raise WorkerStartError(f"need at least one worker process, got {jobs}")
     for k, v in MALLOC_ENV.items():
         os.environ.setdefault(k, v)
-    pool = mp.get_context("spawn").Pool(jobs, initializer=initializer, initargs=initargs,
+    pool = mp.get_context("spawn").Pool(jobs, initializer=_guarded_init, initargs=(initializer, initargs),
                                         maxtasksperchild=maxtasksperchild)
     # A plain `kill` (SIGTERM) would end this process without unwinding, leaving the workers
     # computing for nobody: turn it into an exception so the pool is terminated below.
@@ -35,7 +74,7 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
     if threading.current_thread() is threading.main_thread():
         old = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        yield pool
+        yield GuardedPool(pool)
         pool.close()
     except BaseException:
         pool.terminate()

@@ -50,6 +50,15 @@ class FolderSplit:
         return FolderSplit([self.files[i] for i in idx], self.labels[idx], self.image_size, self.workers,
                            name or self.name)
 
+    def arrays(self, limit: int | None = None):
+        """(x, y) of the first `limit` images, decoded as for evaluation (resize + centre crop):
+        the fixed images a scorer holds in memory."""
+        n = len(self) if limit is None else min(limit, len(self))
+        xs, ys = zip(*self.batches(256, limit=n)) if n else ((), ())
+        if not xs:
+            return np.zeros((0, 3, self.image_size, self.image_size), np.float32), np.zeros(0, np.int64)
+        return np.concatenate(xs), np.concatenate(ys)
+
     def batches(self, batch_size, rng=None, augment=False, pad=0, flip=True, drop_last=False, limit=None,
                 part=(0, 1)):
         """As the in-memory splits' `batches`; with `part=(rank, ranks)` a rank decodes only

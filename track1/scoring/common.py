@@ -12,7 +12,8 @@ def score_images(splits, settings) -> dict:
     val = splits["val"]
     n = settings["images"]
     if n > len(val):
-        raise ValueError(f"score.images {n} exceeds the {len(val)} held-out validation images (data.val_size)")
+        raise ValueError(f"score.images {n} exceeds the {len(val)} held-out validation images: lower score.images "
+                         "(data.val_size is fixed by the training run)")
     idx = np.sort(rng.permutation(len(val))[:n])
     x, y = val.subset(idx).arrays()
     out = {"x": x, "y": y}

@@ -2,6 +2,7 @@
 one shard of several (processes, GPUs or nodes), and write the validated submission."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -34,7 +35,14 @@ def load_supernet_config(ckpt_dir, overrides=()):
     from ..config import DEFAULT_CONFIG, _merge, _wrap, drop_retired
     # Sections added to track1 after the checkpoint was written take their defaults.
     defaults = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    cfg = _validate(apply_overrides(_merge(defaults, drop_retired(meta["config"])), overrides), SCHEMA)
+    trained = _merge(defaults, drop_retired(meta["config"]))
+    cfg = _validate(apply_overrides(trained, overrides), SCHEMA)
+    # The held-out images are carved out of the training split by these keys: changing
+    # them at scoring time would score on images the supernet trained on.
+    for k in ("dataset", "val_size", "split_seed"):
+        if cfg["data"][k] != trained["data"][k]:
+            raise ScoreError(f"data.{k}: the supernet was trained with {trained['data'][k]!r}; scoring with "
+                             f"{cfg['data'][k]!r} would put its training images among the scored ones")
     return _wrap(cfg), arrays, meta
 
 
@@ -165,7 +173,22 @@ def wait_for_shard(path, expect: dict, log=print, timeout_s=24 * 3600, poll_s=5.
 def st_key(cfg) -> dict:
     """What decides a score besides the checkpoint: the scoring settings and the data split."""
     st = {k: v for k, v in cfg["score"].items() if k not in ("jobs", "chunk", "group", "engine", "share_prefix", "specialise_depth")}
-    return {"score": st, "data": {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed")}}
+    return {"score": st, "data": {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed", "root")},
+            "profile": cfg["profile"], "source": scorer_source_hash()}
+
+
+@functools.lru_cache(maxsize=1)
+def scorer_source_hash() -> str:
+    """The code that computes a score (scorers, models, BN, data, the space): a fix there
+    must not resume partial results of the old code. Other edits (docs, results) do not
+    count, unlike the git commit."""
+    pkg = Path(__file__).resolve().parent.parent
+    files = sorted([*pkg.glob("scoring/*.py"), *pkg.glob("models/*.py"), *pkg.glob("data/*.py"),
+                    pkg / "bn.py", pkg / "space.py", pkg / "profile.py"])
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def atomic_write_json_lines(path, rows):
