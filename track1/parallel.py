@@ -53,11 +53,11 @@ class GuardedPool:
     def __init__(self, pool):
         self._pool = pool
 
-    def imap(self, fn, tasks):
-        return self._pool.imap(functools.partial(_guarded_call, fn), tasks)
+    def imap(self, fn, tasks, chunksize=1):
+        return self._pool.imap(functools.partial(_guarded_call, fn), tasks, chunksize)
 
-    def imap_unordered(self, fn, tasks):
-        return self._pool.imap_unordered(functools.partial(_guarded_call, fn), tasks)
+    def imap_unordered(self, fn, tasks, chunksize=1):
+        return self._pool.imap_unordered(functools.partial(_guarded_call, fn), tasks, chunksize)
 
 
 @contextlib.contextmanager
