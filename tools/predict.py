@@ -59,8 +59,9 @@ def main():
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
     from track1.profile import Profile
-    from track1.scoring.run import (ScoreError, check_bn_mode, file_hash, load_supernet_config, merge, parse_shard,
-                                    run_identity, score_candidates, wait_for_shard, write_submission_checked)
+    from track1.io_utils import file_hash
+    from track1.scoring.run import (check_bn_mode, load_supernet_config, merge, parse_shard, run_identity,
+                                    score_candidates, wait_for_shard, write_submission_checked)
     log = lambda m: print(m, flush=True)  # noqa: E731
     try:
         cfg, arrays, meta = load_supernet_config(args.checkpoint, args.overrides)
@@ -85,8 +86,8 @@ def main():
                      for i in range(world)]
             write_submission_checked(out, kc, merge(kc, parts))
             log(f"{len(kc)} candidates ({cand_name}) merged from {world} ranks -> {out}")
-    except (ScoreError, RuntimeError, ValueError, OSError) as e:
-        # ScoreError, a locked or corrupt partial-results file, a broken supernet.npz: one line
+    except (RuntimeError, ValueError, OSError) as e:
+        # ScoreError (a ValueError), a locked or corrupt partial-results file, a broken supernet.npz
         fail(str(e))
 
 
@@ -105,7 +106,8 @@ def merge_main(argv):
     p.add_argument("--sample", type=int, default=1000)
     args = p.parse_args(argv)
     from track1.profile import Profile
-    from track1.scoring.run import (ScoreError, file_hash, load_supernet_config, merge, read_partial, run_identity,
+    from track1.io_utils import file_hash
+    from track1.scoring.run import (ScoreError, load_supernet_config, merge, read_partial, run_identity,
                                     write_submission_checked)
     try:
         cfg, _, _ = load_supernet_config(args.checkpoint)
@@ -119,7 +121,7 @@ def merge_main(argv):
             raise ScoreError("shard files disagree on checkpoint, settings, candidates or shard count")
         write_submission_checked(args.out, kc, merge(kc, parts))
         print(f"{len(kc)} candidates merged from {len(parts)} shards -> {args.out}")
-    except (ScoreError, RuntimeError, ValueError, OSError) as e:
+    except (RuntimeError, ValueError, OSError) as e:
         fail(str(e))
 
 

@@ -53,10 +53,10 @@ class FolderSplit:
     def arrays(self, limit: int | None = None):
         """(x, y) of the first `limit` images, decoded as for evaluation (resize + centre crop):
         the fixed images a scorer holds in memory."""
-        n = len(self) if limit is None else min(limit, len(self))
-        xs, ys = zip(*self.batches(256, limit=n)) if n else ((), ())
-        if not xs:
+        batches = list(self.batches(256, limit=limit))
+        if not batches:
             return np.zeros((0, 3, self.image_size, self.image_size), np.float32), np.zeros(0, np.int64)
+        xs, ys = zip(*batches)
         return np.concatenate(xs), np.concatenate(ys)
 
     def batches(self, batch_size, rng=None, augment=False, pad=0, flip=True, drop_last=False, limit=None,

@@ -14,7 +14,7 @@ import yaml
 
 from ..candidates import submission_dict
 from ..config import SCHEMA, _validate, apply_overrides, section_hash
-from ..io_utils import FileLock, append_lines, atomic_write_json, file_hash, read_jsonl  # noqa: F401
+from ..io_utils import FileLock, append_lines, atomic_write_json, read_jsonl
 from ..parallel import worker_env, worker_pool
 from ..train import checkpoint
 
@@ -104,7 +104,6 @@ def score_candidates(cfg, arrays, meta, keys_codes, partial_path, jobs=1, shard=
     """{index: score} for this shard, resuming from `partial_path`."""
     from .fast import prefix_key
     st = cfg["score"]
-    profile_space = None
     codes = [c for _, c in keys_codes]
     from ..profile import Profile
     profile_space = Profile.from_config(cfg).space

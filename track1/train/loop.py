@@ -123,9 +123,10 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
         raise TrainError(f"train.batch_size {bs} exceeds the {len(train_split)} training images")
     total = max(1, round(t_cfg["epochs"] * steps_per_epoch))
     warmup = round(t_cfg["warmup_epochs"] * steps_per_epoch)
-    # The schedule keeps the configured length when --max-steps stops a run early, so a
-    # truncated run followed by --resume trains exactly as one uninterrupted run.
-    lr_fn = lambda s, n=total: lr_at(s, n, warmup, t_cfg["lr"], "cosine")  # noqa: E731
+    # `total` stays the configured length (lr schedule, "finished"); --max-steps only moves
+    # `stop`, so a truncated run followed by --resume trains exactly as one uninterrupted run.
+    stop = total if max_steps is None else min(total, max_steps)
+    lr_fn = lambda s: lr_at(s, total, warmup, t_cfg["lr"], "cosine")  # noqa: E731
 
     paddle.seed(cfg["seed"])
     net = build_supernet(cfg, profile)
@@ -168,14 +169,11 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
             log(f"resumed from {ckpt}.npz at step {step} (epoch {step / steps_per_epoch:.2f})")
     writer = _writer(out) if rank == 0 else None
     aug = dict(augment=t_cfg["augment"], pad=cfg["data"]["pad_crop"], flip=cfg["data"]["flip"])
-    full = total
-    if max_steps is not None:
-        total = min(total, max_steps)
     t0 = time.time()
     from tqdm import tqdm
-    bar = tqdm(total=total, initial=step, desc=f"{t_cfg['strategy']}/{t_cfg['engine']}", unit="step",
+    bar = tqdm(total=stop, initial=step, desc=f"{t_cfg['strategy']}/{t_cfg['engine']}", unit="step",
                disable=rank != 0, mininterval=5)
-    while step < total:
+    while step < stop:
         epoch = step // steps_per_epoch
         sums, n = {}, 0
         for x, y in train_split.batches(bs, rng, drop_last=True, part=(rank, world), **aug):
@@ -196,7 +194,7 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
                 writer.add_scalar("train/rank_weight", plan.rank_weight, step)
             bar.update(1)
             bar.set_postfix(loss=f"{parts['loss']:.3f}", refresh=False)
-            if step >= total or step % steps_per_epoch == 0:
+            if step >= stop or step % steps_per_epoch == 0:
                 break
         # ---- end of an epoch (or of a truncated run): evaluate, log, checkpoint
         done_epochs = step / steps_per_epoch
@@ -209,17 +207,17 @@ def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, ca
         # Resumable checkpoints at epoch boundaries (the generator state then decides the rest
         # of the run) and at the run's end; none after a mid-epoch --max-steps stop. Written
         # before the evaluation, so a kill during it loses no training, and again after it.
-        resumable = step % steps_per_epoch == 0 or step >= full
+        resumable = step % steps_per_epoch == 0 or step >= total
 
         def save_checkpoint():
             checkpoint.save(ckpt, state, {**meta_base, "step": step, "history": history,
                                           "rng": rng.bit_generator.state, "open_stages": sorted(net.open_stages),
-                                          "finished": step >= full})
+                                          "finished": step >= total})
         if rank == 0 and resumable:
             save_checkpoint()
         if rank == 0:
             summary.update(_evaluate(cfg, net, sampler, splits, train_split))
-            rank_due = (t_cfg["rank_every"] and (epoch + 1) % t_cfg["rank_every"] == 0) or step >= total
+            rank_due = (t_cfg["rank_every"] and (epoch + 1) % t_cfg["rank_every"] == 0) or step >= stop
             if gt and rank_due and t_cfg["eval_images"] > 0:
                 from .evaluate import rank_against_gt
                 summary.update(rank_against_gt(cfg, net, gt, splits, train_split))
