@@ -24,11 +24,11 @@ def run_main(main):
     from track1.candidates import CandidateError
     from track1.config import ConfigError
     from track1.data import DataError
-    from track1.parallel import WorkerStartError
+    from track1.parallel import WorkerError
     from track1.space import CodeError
     try:
         sys.exit(main() or 0)
-    except (CandidateError, ConfigError, DataError, CodeError, WorkerStartError) as e:
+    except (CandidateError, ConfigError, DataError, CodeError, WorkerError) as e:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", 130)

@@ -1,17 +1,23 @@
 """Worker processes for CPU-bound jobs (stand-alone runs, proxies, scoring shards).
 
 Spawned (never forked: Paddle's state does not survive a fork), each with its own thread
-count, and stopped cleanly: the pool is closed and joined on success and terminated on
-any error or interrupt, so no worker outlives the run.
+count, and stopped cleanly: on success the pool is shut down and joined; on any error or
+interrupt its workers are killed, so no worker outlives the run. Built on
+`concurrent.futures` rather than `multiprocessing.Pool`, because the stdlib pool waits
+forever for a worker that was killed mid-task (out of memory, `kill -9`), while a
+`ProcessPoolExecutor` reports it.
 """
 from __future__ import annotations
 
+import collections
+import concurrent.futures as cf
 import contextlib
 import functools
 import multiprocessing as mp
 import os
 import signal
 import threading
+from concurrent.futures.process import BrokenProcessPool
 
 # glibc would hand Paddle's large buffers back to the OS after every op and fault them in
 # again (about 10% of the time went to system calls); keep them in the heap.
@@ -24,16 +30,20 @@ def worker_env(threads: int):
     os.environ.setdefault("GLOG_minloglevel", "2")
 
 
-class WorkerStartError(RuntimeError):
-    """A worker's start-up (data loading, model building) failed; the message is one line."""
+class WorkerError(RuntimeError):
+    """A worker process failed outside the task's own code; the message is one line."""
+
+
+class WorkerStartError(WorkerError):
+    """A worker's start-up (data loading, model building) failed."""
 
 
 _START_ERROR = None
 
 
 def _guarded_init(initializer, initargs):
-    # A raising initializer makes multiprocessing respawn the worker forever while the
-    # parent waits: keep the error and hand it to the parent with the first task instead.
+    # A raising initializer breaks the whole pool with a message that loses the cause:
+    # keep the error and hand it to the parent with the first task instead.
     global _START_ERROR
     try:
         initializer(*initargs)
@@ -47,40 +57,91 @@ def _guarded_call(fn, task):
     return fn(task)
 
 
-class GuardedPool:
-    """The pool's `imap` / `imap_unordered`, with start-up errors raised in the parent."""
+_DIED = ("a worker process died in the middle of a task (killed, or out of memory?); "
+         "results finished so far are kept: rerun the same command to resume")
 
-    def __init__(self, pool):
-        self._pool = pool
+
+class GuardedPool:
+    """`imap` / `imap_unordered` over a process pool, with at most `window` tasks in flight
+    (45,000 candidates are not all turned into futures at once)."""
+
+    def __init__(self, executor, jobs: int):
+        self._ex = executor
+        self._window = 4 * jobs
+
+    def _submit_chunks(self, fn, tasks, chunksize):
+        call = functools.partial(_run_chunk, functools.partial(_guarded_call, fn))
+        it = iter(tasks)
+        while True:
+            chunk = [t for _, t in zip(range(chunksize), it)]
+            if not chunk:
+                return
+            yield self._ex.submit(call, chunk)
 
     def imap(self, fn, tasks, chunksize=1):
-        return self._pool.imap(functools.partial(_guarded_call, fn), tasks, chunksize)
+        pending = collections.deque()
+        futures = self._submit_chunks(fn, tasks, chunksize)
+        for fut in futures:
+            pending.append(fut)
+            while len(pending) >= self._window:
+                yield from _result(pending.popleft())
+        while pending:
+            yield from _result(pending.popleft())
 
     def imap_unordered(self, fn, tasks, chunksize=1):
-        return self._pool.imap_unordered(functools.partial(_guarded_call, fn), tasks, chunksize)
+        pending = set()
+        for fut in self._submit_chunks(fn, tasks, chunksize):
+            pending.add(fut)
+            if len(pending) >= self._window:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for d in done:
+                    yield from _result(d)
+        while pending:
+            done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for d in done:
+                yield from _result(d)
+
+
+def _run_chunk(fn, chunk):
+    return [fn(t) for t in chunk]
+
+
+def _result(fut):
+    try:
+        return fut.result()
+    except BrokenProcessPool:
+        raise WorkerError(_DIED) from None
 
 
 @contextlib.contextmanager
 def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
+    """`maxtasksperchild` counts chunks (tasks as submitted), as in multiprocessing."""
     if jobs < 1:
         raise WorkerStartError(f"need at least one worker process, got {jobs}")
     for k, v in MALLOC_ENV.items():
         os.environ.setdefault(k, v)
-    pool = mp.get_context("spawn").Pool(jobs, initializer=_guarded_init, initargs=(initializer, initargs),
-                                        maxtasksperchild=maxtasksperchild)
+    before = set(mp.active_children())
+    ex = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_guarded_init,
+                                initargs=(initializer, initargs), max_tasks_per_child=maxtasksperchild)
     # A plain `kill` (SIGTERM) would end this process without unwinding, leaving the workers
-    # computing for nobody: turn it into an exception so the pool is terminated below.
+    # computing for nobody: turn it into an exception so the workers are killed below.
     old = None
     if threading.current_thread() is threading.main_thread():
         old = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        yield GuardedPool(pool)
-        pool.close()
+        yield GuardedPool(ex, jobs)
+        ex.shutdown(wait=True)
     except BaseException:
-        pool.terminate()
+        ex.shutdown(wait=False, cancel_futures=True)
+        # The executor has no public way to stop a running task: end its processes, which
+        # are this process's children that did not exist before it.
+        workers = [p for p in mp.active_children() if p not in before]
+        for p in workers:
+            p.kill()
+        for p in workers:
+            p.join()
         raise
     finally:
-        pool.join()
         if old is not None:
             signal.signal(signal.SIGTERM, old)
 
