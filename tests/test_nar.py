@@ -157,3 +157,9 @@ def test_cross_validation_compare_needs_every_code(fm_profile, synth):
     with pytest.raises(NARError, match="compare 'partial'"):
         cross_validate(dict(TINY, epochs=1), fm_profile, codes[:20], accs[:20], folds=1, train_fracs=[0.5],
                        compare={"partial": dict(zip(codes[:10], accs[:10]))})
+
+
+def test_tool_cv_bad_folds_before_reading_labels(tmp_path):
+    # the argument error comes first, even with a label file that does not exist
+    r = _run("cv", "--labels", str(tmp_path / "none.json"), "--folds", "0")
+    assert r.returncode == 2 and "--folds must be >= 1" in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr

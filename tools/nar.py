@@ -83,6 +83,8 @@ def main():
         else:
             from track1.nar.evaluate import cross_validate
             from track1.nar.fit import read_labels
+            if args.folds < 1 or not all(0 < f < 1 for f in args.train_frac):
+                fail(f"--folds must be >= 1 and --train-frac values in (0, 1), got {args.folds} and {args.train_frac}")
             _, codes, accs = read_labels(args.labels, prof.space)
             codes = [prof.space.canonical(c) for c in codes]
             compare = {}
@@ -92,8 +94,6 @@ def main():
                     fail(f"--compare '{item}': expected NAME=FILE")
                 _, ccodes, cscores = read_labels(path, prof.space)
                 compare[name] = {prof.space.canonical(c): float(v) for c, v in zip(ccodes, cscores)}
-            if args.folds < 1 or not all(0 < f < 1 for f in args.train_frac):
-                fail(f"--folds must be >= 1 and --train-frac values in (0, 1), got {args.folds} and {args.train_frac}")
             for row in cross_validate(ncfg, prof, codes, accs, args.folds, args.train_frac, compare):
                 print(json.dumps(row))
     except NARError as e:
