@@ -5,7 +5,7 @@
 # scores and against the GT, next to the supernet on the same GT codes. JSON lines on stdout.
 #   bash benchmarks/nar_distill.sh [SUBMISSION] [K] [GT]
 # Defaults: submit/main.json, 3000, the fashion_mnist GT. Needs TRACK1_CANDIDATES (or
-# candidates.path in the config) for the candidate file the submission was scored on.
+# the config key candidates) for the candidate file the submission was scored on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GLOG_minloglevel=2

@@ -26,7 +26,7 @@ def test_overrides_of_any_key():
     ("profile.base_channels=[16,20,24]", "config key 'profile.base_channels': expected 4 items"),
     ("profile.base_channels=16", "config key 'profile.base_channels': expected a list"),
     ("profile.stage_codes=[[1,2],[1],[1],[9]]", "config key 'profile.stage_codes[3][0]': 9 is above the maximum 7"),
-    ("standalone.optimizer=sgdd", "config key 'standalone.optimizer': 'sgdd' is not one of"),
+    ("standalone.optimizer=adamw", "config key 'standalone.optimizer': 'adamw' is not one of"),
     ("standalone.momentum=1.5", "config key 'standalone.momentum': 1.5 is above the maximum 1.0"),
     ("standalone.warmup_epochs=100", "config key 'standalone.warmup_epochs': 100.0 exceeds epochs"),
     ("profile.depth_range=[[3,2],[2,5],[2,8],[2,5]]", "config key 'profile.depth_range[0]'"),

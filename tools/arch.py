@@ -9,7 +9,7 @@ from _common import run_main
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("codes", nargs="+", help="52-char (official) or 51-char (rules) codes")
     p.add_argument("--profile", default=None, help="config name or path (default: fashion_mnist)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")

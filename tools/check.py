@@ -16,9 +16,10 @@ DEFAULT_GT = REPO / "benchmarks" / "gt" / "fashion_mnist" / "gt.json"
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submission")
-    p.add_argument("--gt", default=str(DEFAULT_GT))
+    p.add_argument("--gt", default=str(DEFAULT_GT),
+                   help="ground truth in the official format (default: the shipped fashion_mnist GT)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", default=None, help="PNG: predicted vs true (scatter) and rank vs rank")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples (0 = none)")

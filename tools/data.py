@@ -9,7 +9,7 @@ from _common import run_main
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("cmd", choices=["where", "download"])
     p.add_argument("--root", default=None)
     args = p.parse_args()

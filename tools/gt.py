@@ -13,7 +13,7 @@ from _common import add_config_args, fail, run_main
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     s = add_config_args(sub.add_parser("select", help="choose the benchmark codes (seeded, stratified)"))
     s.add_argument("--candidates", default=None)

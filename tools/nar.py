@@ -1,7 +1,7 @@
 """NAR, the Neural Architecture Ranker: train on labelled codes, score candidates, propose codes.
 
     python tools/nar.py train --labels GT_OR_SUBMISSION [--out DIR]
-    python tools/nar.py predict [--model DIR] [--candidates FILE] --out submit/nar.json
+    python tools/nar.py predict [--model DIR] [--candidates FILE] --out output/nar/nar.json
     python tools/nar.py sample [--model DIR] --k 10
     python tools/nar.py cv --labels GT [--folds 4] [--compare NAME=FILE ...]
         (Kendall tau on held-out codes, next to other scorers on the same codes)
@@ -17,7 +17,7 @@ from _common import add_config_args, fail, run_main
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     t = add_config_args(sub.add_parser("train", help="train NAR on a GT file or a submission"))
     t.add_argument("--labels", required=True)

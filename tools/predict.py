@@ -49,14 +49,16 @@ def main():
     argv = sys.argv[1:]
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(DEFAULT_CKPT), help="training output folder (holds supernet.npz)")
-    p.add_argument("--candidates", default=None)
+    p.add_argument("--candidates", default=None,
+                   help="the official candidate JSON (default: config 'candidates', else $TRACK1_CANDIDATES)")
     p.add_argument("--out", default=None, help="submission path (default submit/<checkpoint name>.json)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default score.jobs)")
     p.add_argument("--shard", default=None, help="score only shard i of n (i/n); merge the parts afterwards")
     p.add_argument("--sample", type=int, default=1000, help="codes to sample when no candidate file exists")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of the checkpoint's config, e.g. score.images=32 (repeatable)")
     args = p.parse_args(argv)
     from track1.profile import Profile
     from track1.io_utils import file_hash
@@ -102,7 +104,8 @@ def merge_main(argv):
     p.add_argument("parts", nargs="+", help="shard files (<out>.shard-i-of-n.jsonl)")
     p.add_argument("--out", required=True)
     p.add_argument("--checkpoint", default=str(DEFAULT_CKPT))
-    p.add_argument("--candidates", default=None)
+    p.add_argument("--candidates", default=None,
+                   help="the official candidate JSON (default: config 'candidates', else $TRACK1_CANDIDATES)")
     p.add_argument("--sample", type=int, default=1000)
     args = p.parse_args(argv)
     from track1.profile import Profile

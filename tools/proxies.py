@@ -9,7 +9,7 @@ from _common import add_config_args, fail, run_main
 
 
 def main():
-    p = add_config_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    p = add_config_args(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--proxy", help="proxy name (see --list)")
     p.add_argument("--candidates", default=None, help="official-format candidate file")
     p.add_argument("--out", default=None, help="submission path (default submit/<proxy>.json)")

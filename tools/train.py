@@ -2,7 +2,8 @@
 
 Several GPUs or nodes (train.engine=dygraph):
     python -m paddle.distributed.launch --devices 0,1 tools/train.py --set train.engine=dygraph
-Two CPU processes: `python -m paddle.distributed.launch --nproc_per_node 2 tools/train.py ...`
+Two CPU processes: `python -m paddle.distributed.launch --nproc_per_node 2 tools/train.py --set train.engine=dygraph ...`
+(the static engine runs in one process only)
 """
 import argparse
 import os
@@ -11,7 +12,7 @@ from _common import add_config_args, fail, run_main
 
 
 def main():
-    p = add_config_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    p = add_config_args(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--resume", action="store_true", help="continue from train.out_dir/checkpoint if present")
     p.add_argument("--candidates", default=None, help="candidate file (for train.sample_from=candidates)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")

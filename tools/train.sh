@@ -4,6 +4,11 @@
 #   config key, e.g.  bash tools/train.sh fashion_mnist train.strategy=rdnas train.epochs=3
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then
+  sed -n '2,4s/^# \{0,1\}//p' "$0"
+  echo "Options after CONFIG (passed to tools/train.py):"
+  exec "${PYTHON:-python3}" tools/train.py --help
+fi
 args=()
 if [ $# -gt 0 ] && [[ "$1" != *=* ]] && [[ "$1" != --* ]]; then
   args+=(--config "$1"); shift

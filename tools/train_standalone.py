@@ -31,7 +31,7 @@ def read_codes(items, space):
 
 
 def main():
-    p = add_config_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    p = add_config_args(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--codes", nargs="+", required=True, help="codes, code files or candidate JSON files")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--out", required=True, help="results JSONL (appended; resumable)")

@@ -180,7 +180,7 @@ def _schema():
             "train_images": Field(I, 1),
             "epochs": Field(Fl, 0.0),
             "batch_size": Field(I, 1),
-            "optimizer": Field(S, choices=("momentum", "adamw")),
+            "optimizer": Field(S, choices=("momentum",)),    # SGD with (Nesterov) momentum: the trainer has no other
             "lr": Field(Fl, 0.0),
             "momentum": Field(Fl, 0.0, 1.0),
             "nesterov": Field(B),

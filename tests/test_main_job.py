@@ -1,0 +1,36 @@
+"""The README's first command, `bash tools/main.sh`, end to end on a tiny budget."""
+import json
+import os
+import subprocess
+
+from conftest import REPO
+
+
+def test_main_job_trains_scores_checks_and_reruns(tmp_path):
+    gt = json.loads((REPO / "benchmarks/gt/fashion_mnist/gt.json").read_text())
+    cands = {k: {"arch": v["arch"]} for k, v in gt.items()}
+    from track1.config import load_config
+    from track1.profile import Profile
+    extra = Profile.from_config(load_config(None)).space.sample_codes(4, seed=1)
+    cands.update({f"x{i}": {"arch": c} for i, c in enumerate(extra)})
+    (tmp_path / "cands.json").write_text(json.dumps(cands))
+    sub, out = tmp_path / "sub.json", tmp_path / "out"
+    env = dict(os.environ, SUBMISSION=str(sub), TRACK1_CANDIDATES=str(tmp_path / "cands.json"))
+    before = (REPO / "submit/main.json").stat().st_mtime_ns if (REPO / "submit/main.json").exists() else None
+    args = ["bash", "tools/main.sh", "train.epochs=0.01", "train.warmup_epochs=0.002", "train.batch_size=32", f"train.out_dir={out}", "train.eval_images=0",
+            "score.images=16"]
+    r = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert (out / "supernet.npz").is_file()
+    got = json.loads(sub.read_text())
+    assert list(got) == list(cands) and all(got[k]["arch"] == cands[k]["arch"] for k in cands)
+    assert "Kendall" in r.stdout and "main job: training" in r.stdout
+    assert (tmp_path / "sub_check.png").is_file()
+    # the user's own submission is not touched
+    after = (REPO / "submit/main.json").stat().st_mtime_ns if (REPO / "submit/main.json").exists() else None
+    assert before == after
+    # a rerun leaves the finished training alone and gives the same submission
+    r2 = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert r2.returncode == 0, r2.stdout[-2000:] + r2.stderr[-2000:]
+    assert "this run finished at step" in r2.stdout + r2.stderr
+    assert json.loads(sub.read_text()) == got
