@@ -76,7 +76,10 @@ class GuardedPool:
             chunk = [t for _, t in zip(range(chunksize), it)]
             if not chunk:
                 return
-            yield self._ex.submit(call, chunk)
+            try:
+                yield self._ex.submit(call, chunk)
+            except BrokenProcessPool:       # a worker died before this submission
+                raise WorkerError(_DIED) from None
 
     def imap(self, fn, tasks, chunksize=1):
         pending = collections.deque()
@@ -134,16 +137,23 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
     except BaseException:
         ex.shutdown(wait=False, cancel_futures=True)
         # The executor has no public way to stop a running task: end its processes, which
-        # are this process's children that did not exist before it.
-        workers = [p for p in mp.active_children() if p not in before]
-        for p in workers:
-            p.kill()
-        for p in workers:
-            p.join()
+        # are this process's children that did not exist before it. Once they are gone the
+        # executor's own thread winds down, and waiting for it means none is started after.
+        _kill_new_children(before)
+        ex.shutdown(wait=True)
+        _kill_new_children(before)
         raise
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+
+
+def _kill_new_children(before):
+    workers = [p for p in mp.active_children() if p not in before]
+    for p in workers:
+        p.kill()
+    for p in workers:
+        p.join()
 
 
 def _exit_on_signal(signum, frame):
