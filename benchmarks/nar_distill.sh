@@ -3,7 +3,7 @@
 # keep the supernet's ranking? A seeded sample of K candidates (GT codes left out) labelled by
 # the submission trains NAR; NAR then scores all candidates, checked against the supernet's own
 # scores and against the GT, next to the supernet on the same GT codes. JSON lines on stdout.
-#   bash benchmarks/nar_distill.sh [SUBMISSION] [K] [GT]
+#   [OUT=DIR] [EPOCHS=N] bash benchmarks/nar_distill.sh [SUBMISSION] [K] [GT]
 # Defaults: submit/main.json, 3000, the fashion_mnist GT. Needs TRACK1_CANDIDATES (or
 # the config key candidates) for the candidate file the submission was scored on.
 set -euo pipefail
@@ -12,7 +12,7 @@ export GLOG_minloglevel=2
 SUB=${1:-submit/main.json}
 K=${2:-3000}
 GT=${3:-benchmarks/gt/fashion_mnist/gt.json}
-O=output/nar_distill
+O=${OUT:-output/nar_distill}
 mkdir -p $O
 python - "$SUB" "$K" "$GT" "$O/labels.json" <<'PY'
 import sys
