@@ -1,0 +1,65 @@
+"""benchmarks/rank_report.py: the ranking benchmark's table is joined by arch key, averages
+each variant over its seeds, and pairs the bootstrap against the baseline."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from scipy import stats
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _official(path, keys, codes, accs):
+    path.write_text(json.dumps({k: {"arch": c, "acc": float(a)} for k, c, a in zip(keys, codes, accs)}))
+
+
+def _report(*args):
+    return subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "rank_report.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
+    n = 30
+    codes = fm_profile.space.sample_codes(n, seed=5)
+    keys = [f"arch{i}" for i in range(n)]
+    rng = np.random.default_rng(1)
+    true = rng.random(n)
+    macs = rng.permutation(n) * 1000
+    gt = tmp_path / "gt.json"
+    _official(gt, keys, codes, true)
+    sel = tmp_path / "selection.json"
+    sel.write_text(json.dumps({"codes": {k: {"arch": c, "macs": int(m)} for k, c, m in zip(keys, codes, macs)}}))
+    runs = tmp_path / "rank"
+    runs.mkdir()
+    preds = {("good", 0): true + 0.2 * rng.random(n), ("good", 1): true + 0.5 * rng.random(n),
+             ("base", 0): rng.random(n)}
+    for (variant, seed), p in preds.items():
+        # reversed entry order: a join by position would pair the wrong codes
+        _official(runs / f"{variant}-s{seed}.json", keys[::-1], codes[::-1], p[::-1])
+    (runs / "good-s0.history.json").write_text(json.dumps([{"val_acc_largest": 0.8, "val_acc_smallest": 0.6}]))
+    out = tmp_path / "r.jsonl"
+    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--base", "base", "--boot", "200", "--out", out)
+    assert r.returncode == 0, r.stderr
+    rows = {row["variant"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert set(rows) == {"good", "base"}
+    want = [stats.kendalltau(preds[("good", s)], true)[0] for s in (0, 1)]
+    assert np.allclose(rows["good"]["kendall_tau_per_seed"], want)
+    assert np.isclose(rows["good"]["kendall_tau"], np.mean(want))
+    assert np.isclose(rows["good"]["tau_with_macs"],
+                      np.mean([stats.kendalltau(preds[("good", s)], macs)[0] for s in (0, 1)]))
+    assert rows["good"]["val_acc_largest"] == 0.8 and rows["base"]["val_acc_largest"] is None
+    d, lo, hi = rows["good"]["tau_minus_base"]
+    base_tau = stats.kendalltau(preds[("base", 0)], true)[0]
+    assert lo < rows["good"]["kendall_tau"] - base_tau < hi and lo < d < hi
+    assert rows["base"]["tau_minus_base"] is None
+    assert "| good | 2 |" in r.stdout
+
+
+def test_no_score_files_is_one_line_error(tmp_path, fm_profile):
+    gt = tmp_path / "gt.json"
+    _official(gt, ["arch1", "arch2"], fm_profile.space.sample_codes(2, seed=5), [0.5, 0.6])
+    r = _report("--gt", gt, "--dir", tmp_path / "nothing", "--boot", "0")
+    assert r.returncode != 0
+    assert r.stderr.strip().count("\n") == 0 and "no score files" in r.stderr
