@@ -69,6 +69,20 @@ def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int 
     return out
 
 
+def goals(rows: list) -> None:
+    """The issue's two goals, on mean tau: the best strategy against SPOS + 0.10 and against
+    the best zero-cost proxy + 0.05 (proxy rows are the files named proxy-*)."""
+    strat = [r for r in rows if not r["variant"].startswith("proxy-")]
+    proxy = [r for r in rows if r["variant"].startswith("proxy-")]
+    spos = next((r for r in strat if r["variant"] == "spos"), None)
+    if not strat or not proxy or spos is None:
+        return
+    best, bp = max(strat, key=lambda r: r["kendall_tau"]), max(proxy, key=lambda r: r["kendall_tau"])
+    print(f"\nbest strategy {best['variant']} ({best['kendall_tau']:+.3f}, {len(best['seeds'])} seeds): "
+          f"{best['kendall_tau'] - spos['kendall_tau']:+.3f} vs spos (goal >= +0.10), "
+          f"{best['kendall_tau'] - bp['kendall_tau']:+.3f} vs the best proxy {bp['variant']} (goal >= +0.05)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gt", default=str(ROOT / "benchmarks/gt/fashion_mnist/gt.json"))
@@ -112,6 +126,7 @@ def main():
         taus = " ".join(f"{t:+.3f}" for t in r["kendall_tau_per_seed"])
         print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
               f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {acc} | {ds} |")
+    goals(rows)
     if a.out:
         Path(a.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
 

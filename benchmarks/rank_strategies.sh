@@ -2,6 +2,7 @@
 # The ranking benchmark (issue 5): every strategy (and the RD-NAS ablations) trained with the
 # same budget and seeds, its supernet scoring all 100 codes of the GT selection.
 #   bash benchmarks/rank_strategies.sh [SEEDS...]        (default seeds: 0 1)
+#   VARIANTS="spos rdnas" bash benchmarks/rank_strategies.sh 2   (only these variants)
 #   python benchmarks/rank_report.py                       (the table, against the GT of the moment)
 # The scores are kept in benchmarks/results/rank/ (official format, one file per variant and
 # seed), so the report can be redone as the GT grows without retraining anything.
@@ -13,7 +14,6 @@ export GLOG_minloglevel=2
 SEL=benchmarks/gt/fashion_mnist/selection.json
 RES=benchmarks/results/rank
 mkdir -p "$RES" output/rank
-python tools/gt.py export $SEL --which all --out output/rank/selection_codes.json > /dev/null
 seeds=(${@:-0 1})
 declare -A variants=(
   [spos]="train.strategy=spos"
@@ -23,9 +23,15 @@ declare -A variants=(
   [rdnas_nosampler]="train.strategy=rdnas rdnas.sampler=none"
   [rdnas_hamming]="train.strategy=rdnas rdnas.sampler=hamming"
   [rdnas_margin0]="train.strategy=rdnas rdnas.margin=0.0"
+  [rdnas_params]="train.strategy=rdnas rdnas.teacher=params"
 )
+names=(${VARIANTS:-spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming rdnas_margin0 rdnas_params})
+for name in "${names[@]}"; do
+  [[ -n ${variants[$name]:-} ]] || { echo "error: unknown variant '$name' in VARIANTS (known: ${!variants[*]})" >&2; exit 2; }
+done
+python tools/gt.py export $SEL --which all --out output/rank/selection_codes.json > /dev/null
 for seed in "${seeds[@]}"; do
-  for name in spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming rdnas_margin0; do
+  for name in "${names[@]}"; do
     tag=$name-s$seed
     [[ -f $RES/$tag.json ]] && { echo "$tag: done"; continue; }
     out=output/rank/$tag

@@ -34,27 +34,34 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     runs = tmp_path / "rank"
     runs.mkdir()
     preds = {("good", 0): true + 0.2 * rng.random(n), ("good", 1): true + 0.5 * rng.random(n),
-             ("base", 0): rng.random(n)}
+             ("spos", 0): rng.random(n)}
     for (variant, seed), p in preds.items():
         # reversed entry order: a join by position would pair the wrong codes
         _official(runs / f"{variant}-s{seed}.json", keys[::-1], codes[::-1], p[::-1])
+    _official(runs / "proxy-flops.json", keys, codes, macs)
     (runs / "good-s0.history.json").write_text(json.dumps([{"val_acc_largest": 0.8, "val_acc_smallest": 0.6}]))
     out = tmp_path / "r.jsonl"
-    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--base", "base", "--boot", "200", "--out", out)
+    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--base", "spos", "--boot", "200", "--out", out)
     assert r.returncode == 0, r.stderr
     rows = {row["variant"]: row for row in map(json.loads, out.read_text().splitlines())}
-    assert set(rows) == {"good", "base"}
+    assert set(rows) == {"good", "spos", "proxy-flops"}
     want = [stats.kendalltau(preds[("good", s)], true)[0] for s in (0, 1)]
     assert np.allclose(rows["good"]["kendall_tau_per_seed"], want)
     assert np.isclose(rows["good"]["kendall_tau"], np.mean(want))
     assert np.isclose(rows["good"]["tau_with_macs"],
                       np.mean([stats.kendalltau(preds[("good", s)], macs)[0] for s in (0, 1)]))
-    assert rows["good"]["val_acc_largest"] == 0.8 and rows["base"]["val_acc_largest"] is None
+    assert rows["good"]["val_acc_largest"] == 0.8 and rows["spos"]["val_acc_largest"] is None
     d, lo, hi = rows["good"]["tau_minus_base"]
-    base_tau = stats.kendalltau(preds[("base", 0)], true)[0]
+    base_tau = stats.kendalltau(preds[("spos", 0)], true)[0]
     assert lo < rows["good"]["kendall_tau"] - base_tau < hi and lo < d < hi
-    assert rows["base"]["tau_minus_base"] is None
+    assert rows["spos"]["tau_minus_base"] is None
     assert "| good | 2 |" in r.stdout
+    # the goals: the best strategy against SPOS and against the best proxy
+    best = max(("good", "spos"), key=lambda v: rows[v]["kendall_tau"])
+    vs_spos = rows[best]["kendall_tau"] - rows["spos"]["kendall_tau"]
+    vs_proxy = rows[best]["kendall_tau"] - rows["proxy-flops"]["kendall_tau"]
+    assert f"best strategy {best} " in r.stdout
+    assert f"{vs_spos:+.3f} vs spos" in r.stdout and f"{vs_proxy:+.3f} vs the best proxy proxy-flops" in r.stdout
 
 
 def test_no_score_files_is_one_line_error(tmp_path, fm_profile):
