@@ -2,6 +2,7 @@
 `benchmarks/rank_strategies.sh` checked against the GT of the moment.
 
     python benchmarks/rank_report.py [--gt GT] [--dir benchmarks/results/rank] [--boot 2000] [--out R.jsonl]
+                                     [--blend PROXY]
 
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
 its seeds (per-seed taus shown), the Kendall tau of its scores with MACs over all the kept
@@ -10,6 +11,9 @@ at the end of training, and the difference of its mean tau to the baseline varia
 95% interval from a paired bootstrap over the GT codes (both rankings resampled on the same
 codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
 the GT cannot tell the two apart.
+
+--blend PROXY adds a table: each variant's scores rank-averaged with a proxy's (weight w on the
+supernet's rank, 1 - w on the proxy's), does the supernet add anything to the proxy alone?
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ import json
 import re
 import sys
 from collections import defaultdict
+
+from scipy.stats import rankdata
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +75,17 @@ def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int 
     return out
 
 
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def blend_table(runs: dict, proxy: str, true: np.ndarray) -> dict:
+    """{variant: [mean-over-seeds tau of w * rank(variant) + (1 - w) * rank(proxy)]} per weight."""
+    p = rankdata(next(iter(runs[proxy].values())))
+    return {v: [float(np.mean([kendall(w * rankdata(x) + (1 - w) * p, true) for x in preds.values()]))
+                for w in BLEND_WEIGHTS]
+            for v, preds in runs.items() if not v.startswith("proxy-")}
+
+
 def goals(rows: list) -> None:
     """The issue's two goals, on mean tau: the best strategy against SPOS + 0.10 and against
     the best zero-cost proxy + 0.05 (proxy rows are the files named proxy-*)."""
@@ -92,6 +109,7 @@ def main():
     ap.add_argument("--base", default="sandwich", help="the variant the others are compared with")
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--out", help="also write one JSON line per variant here")
+    ap.add_argument("--blend", metavar="PROXY", help="also rank-average each variant with this proxy (e.g. flops)")
     a = ap.parse_args()
     try:
         gt = read_official(a.gt, need_acc=True, what="GT file")
@@ -101,6 +119,8 @@ def main():
         sys.exit(f"error: {e}")
     if not runs:
         sys.exit(f"error: no score files in {a.dir}: run benchmarks/rank_strategies.sh first")
+    if a.blend and f"proxy-{a.blend}" not in runs:
+        sys.exit(f"error: --blend {a.blend}: no proxy-{a.blend}.json in {a.dir}")
     true = np.array([g["acc"] for g in gt.values()], float)
     diffs = paired_diff(runs, a.base, true, a.boot) if a.base in runs and a.boot else {}
     rows = []
@@ -127,6 +147,12 @@ def main():
         print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
               f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {acc} | {ds} |")
     goals(rows)
+    if a.blend:
+        print(f"\nrank average with proxy {a.blend}: mean tau at weight w on the supernet's rank\n")
+        print("| variant | " + " | ".join(f"w={w:g}" for w in BLEND_WEIGHTS) + " |")
+        print("|---|" + "---|" * len(BLEND_WEIGHTS))
+        for v, taus in blend_table(runs, f"proxy-{a.blend}", true).items():
+            print(f"| {v} | " + " | ".join(f"{t:+.3f}" for t in taus) + " |")
     if a.out:
         Path(a.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
 

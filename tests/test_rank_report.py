@@ -63,6 +63,18 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     assert f"best strategy {best} " in r.stdout
     assert f"{vs_spos:+.3f} vs spos" in r.stdout and f"{vs_proxy:+.3f} vs the best proxy proxy-flops" in r.stdout
 
+    # blending: weight 0 is the proxy alone, weight 1 the variant alone, 0.5 the rank average
+    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "0", "--blend", "flops")
+    assert r.returncode == 0, r.stderr
+    row = next(line for line in r.stdout.splitlines()[::-1] if line.startswith("| good |"))
+    taus = [float(x) for x in row.strip("| ").split(" | ")[1:]]
+    mid = np.mean([stats.kendalltau(stats.rankdata(preds[("good", s)]) + stats.rankdata(macs), true)[0]
+                   for s in (0, 1)])
+    assert np.allclose(taus, [rows["proxy-flops"]["kendall_tau"], taus[1], mid, taus[3], rows["good"]["kendall_tau"]],
+                       atol=6e-4)
+    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "0", "--blend", "zen")
+    assert r.returncode != 0 and "no proxy-zen.json" in r.stderr
+
 
 def test_no_score_files_is_one_line_error(tmp_path, fm_profile):
     gt = tmp_path / "gt.json"
