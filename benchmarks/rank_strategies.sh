@@ -48,4 +48,4 @@ done
 for p in flops params synflow zen naswot; do
   [[ -f $RES/proxy-$p.json ]] || python tools/proxies.py --proxy $p --candidates output/rank/selection_codes.json --out $RES/proxy-$p.json
 done
-python benchmarks/rank_report.py
+python benchmarks/rank_report.py --blend flops

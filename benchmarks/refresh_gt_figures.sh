@@ -26,5 +26,5 @@ else
 fi
 bash benchmarks/proxies_vs_gt.sh > $R/proxies_vs_gt$N.jsonl
 if compgen -G "$R/rank/*.json" > /dev/null; then
-  python benchmarks/rank_report.py --out $R/rank_strategies_gt$N.jsonl | tee $R/rank_strategies_gt$N.md
+  python benchmarks/rank_report.py --blend flops --out $R/rank_strategies_gt$N.jsonl | tee $R/rank_strategies_gt$N.md
 fi
