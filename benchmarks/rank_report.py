@@ -22,11 +22,10 @@ import json
 import re
 import sys
 from collections import defaultdict
-
-from scipy.stats import rankdata
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import rankdata
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -3,7 +3,7 @@
 # same budget and seeds, its supernet scoring all 100 codes of the GT selection.
 #   bash benchmarks/rank_strategies.sh [SEEDS...]        (default seeds: 0 1)
 #   VARIANTS="spos rdnas" bash benchmarks/rank_strategies.sh 2   (only these variants)
-#   python benchmarks/rank_report.py                       (the table, against the GT of the moment)
+#   python benchmarks/rank_report.py --blend flops         (the table, against the GT of the moment)
 # The scores are kept in benchmarks/results/rank/ (official format, one file per variant and
 # seed), so the report can be redone as the GT grows without retraining anything.
 # Resumable: a finished variant is skipped, an unfinished training continues (--resume).
