@@ -77,19 +77,24 @@ def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
+def is_proxy(variant: str) -> bool:
+    """Score files named proxy-* hold a zero-cost proxy's ranking, not a trained supernet's."""
+    return variant.startswith("proxy-")
+
+
 def blend_table(runs: dict, proxy: str, true: np.ndarray) -> dict:
     """{variant: [mean-over-seeds tau of w * rank(variant) + (1 - w) * rank(proxy)]} per weight."""
     p = rankdata(next(iter(runs[proxy].values())))
     return {v: [float(np.mean([kendall(w * rankdata(x) + (1 - w) * p, true) for x in preds.values()]))
                 for w in BLEND_WEIGHTS]
-            for v, preds in runs.items() if not v.startswith("proxy-")}
+            for v, preds in runs.items() if not is_proxy(v)}
 
 
 def goals(rows: list) -> None:
     """The issue's two goals, on mean tau: the best strategy against SPOS + 0.10 and against
-    the best zero-cost proxy + 0.05 (proxy rows are the files named proxy-*)."""
-    strat = [r for r in rows if not r["variant"].startswith("proxy-")]
-    proxy = [r for r in rows if r["variant"].startswith("proxy-")]
+    the best zero-cost proxy + 0.05."""
+    strat = [r for r in rows if not is_proxy(r["variant"])]
+    proxy = [r for r in rows if is_proxy(r["variant"])]
     spos = next((r for r in strat if r["variant"] == "spos"), None)
     if not strat or not proxy or spos is None:
         return

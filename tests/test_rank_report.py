@@ -63,15 +63,15 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     assert f"best strategy {best} " in r.stdout
     assert f"{vs_spos:+.3f} vs spos" in r.stdout and f"{vs_proxy:+.3f} vs the best proxy proxy-flops" in r.stdout
 
-    # blending: weight 0 is the proxy alone, weight 1 the variant alone, 0.5 the rank average
+    # blending: w * rank(variant) + (1 - w) * rank(proxy); weight 0 is the proxy alone, 1 the variant alone
     r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "0", "--blend", "flops")
     assert r.returncode == 0, r.stderr
     row = next(line for line in r.stdout.splitlines()[::-1] if line.startswith("| good |"))
     taus = [float(x) for x in row.strip("| ").split(" | ")[1:]]
-    mid = np.mean([stats.kendalltau(stats.rankdata(preds[("good", s)]) + stats.rankdata(macs), true)[0]
-                   for s in (0, 1)])
-    assert np.allclose(taus, [rows["proxy-flops"]["kendall_tau"], taus[1], mid, taus[3], rows["good"]["kendall_tau"]],
-                       atol=6e-4)
+    want = [np.mean([stats.kendalltau(w * stats.rankdata(preds[("good", s)]) + (1 - w) * stats.rankdata(macs), true)[0]
+                     for s in (0, 1)]) for w in (0, 0.25, 0.5, 0.75, 1)]
+    assert np.allclose(taus, want, atol=6e-4)
+    assert np.isclose(want[0], rows["proxy-flops"]["kendall_tau"]) and np.isclose(want[-1], rows["good"]["kendall_tau"])
     r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "0", "--blend", "zen")
     assert r.returncode != 0 and "no proxy-zen.json" in r.stderr
 
