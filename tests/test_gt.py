@@ -18,7 +18,8 @@ from track1.gt.runner import ProtocolMismatch, finished_pairs
 from track1.gt.select import select_codes
 from track1.gt.summary import summarize, to_gt
 from track1.metrics import tau_ceiling
-from track1.gt.trainer import train_one
+from track1.gt.predictions import decode_labels, disagreement, encode_labels, flip_average
+from track1.gt.trainer import TailAverage, train_one
 from track1.io_utils import append_line, read_jsonl
 from track1.models.standalone import StandaloneNet
 
@@ -80,10 +81,66 @@ def test_curve_does_not_change_the_result(tiny):
     assert len(b["curve"]) == 2 and (a["acc"], a["test_loss"]) == (b["acc"], b["test_loss"])
 
 
+def test_averaging_flip_and_predictions_leave_the_last_iterate_alone(tiny):
+    cfg, splits = tiny
+    plain = train_one(cfg, CODE, 0, splits)
+    cfg_avg = load_config(None, TINY + ["standalone.average_from=0.5"])
+    both = train_one(cfg_avg, CODE, 0, splits, predictions=True)
+    for k in ("acc", "test_loss", "train_loss", "acc_flip", "test_loss_flip", "steps"):
+        assert both[k] == plain[k], k
+    assert "acc_avg" not in plain and "pred" not in plain
+    assert both["avg_steps"] == plain["steps"] - round(0.5 * plain["steps"])
+    assert (both["acc_avg"], both["test_loss_avg"]) != (both["acc"], both["test_loss"])
+    labels = splits["test"].labels[:256]
+    assert (decode_labels(both["pred"]) == labels).mean() == both["acc"]
+    assert (decode_labels(both["pred_avg"]) == labels).mean() == both["acc_avg"]
+    assert protocol_hash(cfg_avg) != protocol_hash(cfg)
+
+
+def test_default_protocol_is_still_the_committed_gts():
+    # New protocol keys at their neutral values must not move the identity of the runs the
+    # shipped GT was built from (else a build could not span the change).
+    manifest = json.loads(open(os.path.join(REPO, "benchmarks/gt/fashion_mnist/manifest.json")).read())
+    assert protocol_hash(load_config("fashion_mnist")) == manifest["protocol_hash"]
+
+
+def test_tail_average_is_the_uniform_mean_after_its_start():
+    class Clf:
+        w = 0.0
+
+        def get_state(self):
+            return {"w": np.array([self.w], np.float32)}
+    avg, clf = TailAverage(start=2), Clf()
+    for step in range(1, 6):
+        clf.w = float(step)
+        avg.add(step, clf)
+    assert avg.count == 3 and avg.state()["w"][0] == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="no step"):
+        TailAverage(start=9).state()
+
+
+def test_flip_average_and_label_codec():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(50, 10)), rng.integers(0, 10, 50)
+    same = flip_average(logits, logits, labels)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert same["acc"] == (logits.argmax(1) == labels).mean()
+    assert same["loss"] == pytest.approx(-np.log(p[np.arange(50), labels]).mean())
+    # The mirror's vote counts: logits that favour the label on the flipped image fix errors.
+    boost = logits.copy()
+    boost[np.arange(50), labels] += 100
+    assert flip_average(logits, boost, labels)["acc"] == 1.0
+    for a in (labels, np.array([0, 999, 5, 70000 % 1000]), np.zeros(0, int)):
+        assert np.array_equal(decode_labels(encode_labels(a)), a)
+    assert disagreement(encode_labels([1, 2, 3, 4]), encode_labels([1, 2, 0, 0])) == 0.5
+    with pytest.raises(ValueError, match="not an encoded"):
+        decode_labels("xx")
+
+
 def test_a_pair_asked_twice_runs_once_and_a_diverged_run_is_recorded(tmp_path, monkeypatch):
     import track1.gt.runner as runner
 
-    def fake_train(cfg, code, seed, splits, curve=False, on_step=None):
+    def fake_train(cfg, code, seed, splits, curve=False, on_step=None, predictions=False):
         if seed == 1:
             raise FloatingPointError(f"arch {code} seed {seed}: loss became nan at step 2")
         return {"arch": code, "seed": seed, "acc": 0.5, "test_loss": 1.0, "wall_s": 0.1, "macs": 1, "params": 1}

@@ -37,6 +37,11 @@ def main():
     p.add_argument("--out", required=True, help="results JSONL (appended; resumable)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (each uses standalone.threads)")
     p.add_argument("--curve", action="store_true", help="also evaluate the test set after every epoch")
+    p.add_argument("--order", choices=["seed", "code"], default="seed",
+                   help="seed: every code with the first seed, then the next seed; code: a code's seeds "
+                        "one after the other (a study's first codes then have all their seeds)")
+    p.add_argument("--predictions", action="store_true",
+                   help="record each run's per-image predicted classes (seed-to-seed disagreement; ~5 KB a run)")
     args = p.parse_args()
     from track1.config import load_config
     from track1.gt.runner import ProtocolMismatch, run_all
@@ -46,9 +51,12 @@ def main():
     if args.jobs < 1:
         fail(f"--jobs must be >= 1, got {args.jobs}")
     codes = read_codes(args.codes, space)
-    tasks = [(k, c, s) for s in args.seeds for k, c in codes]
+    if args.order == "seed":
+        tasks = [(k, c, s) for s in args.seeds for k, c in codes]
+    else:
+        tasks = [(k, c, s) for k, c in codes for s in args.seeds]
     try:
-        run_all(cfg, tasks, args.out, jobs=args.jobs, curve=args.curve)
+        run_all(cfg, tasks, args.out, jobs=args.jobs, curve=args.curve, predictions=args.predictions)
     except (ProtocolMismatch, RuntimeError, ValueError) as e:
         fail(str(e))
 

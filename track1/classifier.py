@@ -43,6 +43,9 @@ class DygraphClassifier:
     def get_state(self) -> dict:
         return {k: v.numpy() for k, v in self.net.state_dict().items()}
 
+    def set_state(self, state: dict):
+        self.net.set_state_dict({k: paddle.to_tensor(np.asarray(v, np.float32)) for k, v in state.items()})
+
     def close(self):
         pass
 
@@ -70,6 +73,10 @@ class StaticBackend:
     def get_state(self):
         return self.clf.get_state()
 
+    def set_state(self, state):
+        with static_mode():
+            self.clf.set_state(state)
+
     def close(self):
         pass
 
@@ -84,12 +91,15 @@ def make_classifier(backend: str, make_net, input_shape, lr_fn=None, **kw):
     return StaticBackend(make_net, state, input_shape, lr_fn=lr_fn, **kw)
 
 
-def evaluate(clf, batches) -> dict:
-    """Top-1 accuracy and mean cross-entropy (no label smoothing) over (x, y) batches."""
+def evaluate(clf, batches, keep: list | None = None) -> dict:
+    """Top-1 accuracy and mean cross-entropy (no label smoothing) over (x, y) batches.
+    `keep`, a list, receives each batch's float64 logits (per-image outputs, TTA)."""
     correct = total = 0
     loss_sum = 0.0
     for x, y in batches:
         logits = clf.predict(x).astype(np.float64)
+        if keep is not None:
+            keep.append(logits)
         correct += int((logits.argmax(1) == y).sum())
         z = logits - logits.max(1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(1, keepdims=True))

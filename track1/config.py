@@ -190,6 +190,7 @@ def _schema():
             "label_smoothing": Field(Fl, 0.0, 0.5),
             "zero_init_last_bn": Field(B),
             "augment": Field(B),
+            "average_from": Field(Fl, 0.0, 0.95),
             "bn_recalib_images": Field(I, 0),
             "eval_images": Field(I, 1),
             "eval_batch_size": Field(I, 1),

@@ -47,9 +47,10 @@ def _orphan_check(step, total, loss):
 
 def _run_task(task):
     from .trainer import train_one
-    key, code, seed, curve = task
+    key, code, seed, curve, predictions = task
     try:
-        rec = train_one(_WORKER["cfg"], code, seed, _WORKER["splits"], curve=curve, on_step=_orphan_check)
+        rec = train_one(_WORKER["cfg"], code, seed, _WORKER["splits"], curve=curve, on_step=_orphan_check,
+                        predictions=predictions)
     except FloatingPointError as e:
         # Training is deterministic: a rerun would diverge again and block the build. The run
         # is recorded as a fact of the protocol; summaries and GT files leave it out.
@@ -58,8 +59,10 @@ def _run_task(task):
     return key, rec
 
 
-def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> dict:
-    """`tasks`: [(key or None, canonical code, seed)]. Returns counts."""
+def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, predictions: bool = False,
+            log=print) -> dict:
+    """`tasks`: [(key or None, canonical code, seed)]; `predictions` records each run's
+    per-image predicted classes (for the repeated codes: seed-to-seed disagreement). Returns counts."""
     protocol = protocol_hash(cfg)
     version = code_version()
     threads = cfg["standalone"]["threads"]
@@ -67,7 +70,7 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, log=print) -> d
         done = finished_pairs(out, protocol)
         # A pair asked twice (a code in two files, --seeds 0 0) runs once, under its first key.
         tasks = list({(c, s): (k, c, s) for k, c, s in reversed(tasks)}.values())[::-1]
-        todo = [(k, c, s, curve) for k, c, s in tasks if (c, s) not in done]
+        todo = [(k, c, s, curve, predictions) for k, c, s in tasks if (c, s) not in done]
         log(f"{len(tasks)} runs asked, {len(tasks) - len(todo)} already in {out}, {len(todo)} to do "
             f"with {jobs} worker(s), protocol {protocol}")
         if not todo:

@@ -9,6 +9,7 @@ import paddle
 from ..classifier import evaluate, make_classifier
 from ..models.standalone import StandaloneNet
 from ..profile import Profile
+from .predictions import encode_labels, flip_average
 from .protocol import lr_at
 
 
@@ -21,11 +22,17 @@ def training_subset(split, n_images: int, split_seed: int):
 
 
 def train_one(cfg, code: str, seed: int, splits: dict, backend: str | None = None,
-              curve: bool = False, on_step=None, max_steps: int | None = None) -> dict:
+              curve: bool = False, on_step=None, max_steps: int | None = None,
+              predictions: bool = False) -> dict:
     """Returns the result record (without file bookkeeping fields).
 
     `on_step(step, total, loss)` is called after every step (progress, cancellation);
-    `max_steps` truncates training (tests), `curve` evaluates the test set every epoch.
+    `max_steps` truncates training (tests), `curve` evaluates the test set every epoch,
+    `predictions` adds the per-image predicted classes (`pred`, `pred_avg`) to the record.
+    Beside the last iterate (`acc`, `test_loss`) the record holds its flip-averaged
+    evaluation (`*_flip`) and, with `standalone.average_from` > 0, the same two for the
+    uniform average of the weights after every step of the run's tail (`*_avg`, `*_avg_flip`).
+    None of these touch the training or the last iterate's evaluation.
     """
     profile = Profile.from_config(cfg)
     st, data = cfg["standalone"], cfg["data"]
@@ -54,6 +61,7 @@ def train_one(cfg, code: str, seed: int, splits: dict, backend: str | None = Non
     aug = dict(augment=st["augment"], pad=data["pad_crop"], flip=data["flip"])
     t0 = time.time()
     step, epoch, losses, points = 0, 0, [], []
+    average = TailAverage(round(st["average_from"] * total)) if st["average_from"] > 0 else None
 
     def test_eval():
         return evaluate(clf, test.batches(st["eval_batch_size"], limit=st["eval_images"]))
@@ -66,6 +74,8 @@ def train_one(cfg, code: str, seed: int, splits: dict, backend: str | None = Non
                 raise FloatingPointError(f"arch {code} seed {seed}: loss became {loss} at step {step}")
             epoch_losses.append(loss)
             step += 1
+            if average is not None:
+                average.add(step, clf)
             if on_step:
                 on_step(step, total, loss)
             if step >= total:
@@ -81,16 +91,60 @@ def train_one(cfg, code: str, seed: int, splits: dict, backend: str | None = Non
                            "train_loss": float(np.mean(epoch_losses))})
     train_time = time.time() - t0
     bn_recal(clf, train, st, rng)
-    result = test_eval()
-    record = {
-        "arch": code, "seed": int(seed), "acc": result["acc"], "test_loss": result["loss"],
+    record = {"arch": code, "seed": int(seed), **test_metrics(clf, test, st, "", predictions)}
+    if average is not None:
+        clf.set_state(average.state())
+        # Its own stream: the last iterate's recalibration above used `rng` as it always has.
+        bn_recal(clf, train, st, np.random.default_rng([seed, 3]))
+        record.update(test_metrics(clf, test, st, "_avg", predictions))
+        record["avg_steps"] = average.count
+    record.update({
         "train_loss": float(np.mean(losses)), **profile.cost(code),
         "steps": step, "epochs": round(step / steps_per_epoch, 3), "backend": backend,
         "train_img_per_s": round(step * bs / train_time, 1), "wall_s": round(time.time() - t0, 1),
-    }
+    })
     if curve:
         record["curve"] = points
     return record
+
+
+def test_metrics(clf, test, st, suffix: str, predictions: bool) -> dict:
+    """Plain and flip-averaged accuracy / NLL on the test images (one pass each)."""
+    logits, flipped = [], []
+    plain = evaluate(clf, test.batches(st["eval_batch_size"], limit=st["eval_images"]), logits)
+    evaluate(clf, ((np.ascontiguousarray(x[..., ::-1]), y)
+                   for x, y in test.batches(st["eval_batch_size"], limit=st["eval_images"])), flipped)
+    labels = test.labels[:plain["n"]]
+    both = flip_average(np.concatenate(logits), np.concatenate(flipped), labels)
+    out = {f"acc{suffix}": plain["acc"], f"test_loss{suffix}": plain["loss"],
+           f"acc{suffix}_flip": both["acc"], f"test_loss{suffix}_flip": both["loss"]}
+    if predictions:
+        out[f"pred{suffix}"] = encode_labels(np.concatenate(logits).argmax(1))
+    return out
+
+
+class TailAverage:
+    """Uniform average of the weights after every step past `start` (stochastic weight
+    averaging over the run's tail); BN statistics are re-estimated for it afterwards."""
+
+    def __init__(self, start: int):
+        self.start, self.count, self.sum = start, 0, None
+
+    def add(self, step: int, clf):
+        if step <= self.start:
+            return
+        state = clf.get_state()
+        if self.sum is None:
+            self.sum = {k: v.astype(np.float64) for k, v in state.items()}
+        else:
+            for k, v in state.items():
+                self.sum[k] += v
+        self.count += 1
+
+    def state(self) -> dict:
+        if not self.count:
+            raise ValueError("weight average: no step after its start")
+        return {k: (v / self.count).astype(np.float32) for k, v in self.sum.items()}
 
 
 def bn_recal(clf, train, st, rng):
