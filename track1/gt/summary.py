@@ -1,17 +1,98 @@
-"""From results lines to a ground-truth file and the benchmark's headline figures."""
+"""From results lines to a ground-truth file and the benchmark's headline figures: how
+reliable each test metric is, and whether it holds any signal beyond capacity."""
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 
 import numpy as np
 
-from ..metrics import icc, kendall, pearson, spearman, tau_ceiling
+from ..candidates import CandidateError
+from ..metrics import (icc, icc_interval, kendall, pearson, residual_icc, residual_icc_interval, spearman,
+                       tau_ceiling)
+from .predictions import disagreement
+
+# Every test metric a stand-alone run can record (tools/train_standalone.py): last iterate
+# and tail weight average, plain and flip-averaged. Losses are low-is-good.
+METRICS = ("acc", "test_loss", "acc_flip", "test_loss_flip", "acc_avg", "test_loss_avg", "acc_avg_flip",
+           "test_loss_avg_flip")
+REQUIRED = ("arch", "seed", "macs", "params")
+# Per-image predicted classes of a run, and what they are the predictions of.
+PREDICTIONS = {"pred": "last iterate", "pred_avg": "weight average"}
+# A residual ICC below this is no usable signal even when its interval misses 0: a ranker
+# that knew all of it would gain less than what one code's noise shifts a tau by.
+RESIDUAL_FLOOR = 0.05
+# The capacity fit takes 3 degrees of freedom of the code means; on fewer codes than this the
+# residual between-code mean square (and its bootstrap, whose resamples repeat codes) is noise.
+RESIDUAL_MIN_CODES = 10
+
+
+def higher_is_better(metric: str) -> bool:
+    return not metric.startswith("test_loss")
+
+
+def load_runs(path, warn=lambda msg: None) -> list:
+    """The records of a results file (JSONL of tools/train_standalone.py), validated: one
+    line naming the file (and line) for a directory, binary data, a line that is not a
+    JSON object, a record without its fields, mixed protocols. A torn last line (no
+    newline: an interrupted append) is dropped and said through `warn`."""
+    path = Path(path)
+    if path.is_dir():
+        raise CandidateError(f"'{path}' is a directory, not a results file")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CandidateError(f"'{path}': {e.strerror or e}") from None
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as e:
+        raise CandidateError(f"'{path}' is not a text file (byte {raw[e.start]:#04x} at offset {e.start} "
+                             "is not UTF-8): not a results file") from None
+    lines = text.split("\n")
+    if lines[-1].strip():
+        warn(f"'{path}': 1 torn line skipped (the last line has no newline: an interrupted write)")
+    runs = []
+    for i, line in enumerate(lines[:-1], 1):
+        if line.strip():
+            runs.append(_record(path, i, line))
+    if not runs:
+        raise CandidateError(f"'{path}' holds no results")
+    protocols = sorted({str(r.get("protocol")) for _, r in runs})
+    if len(protocols) > 1:
+        raise CandidateError(f"'{path}' mixes protocols {protocols}")
+    return [r for _, r in runs]
+
+
+def _record(path, i, line):
+    where = f"'{path}' line {i}"
+    try:
+        r = json.loads(line)
+    except (ValueError, RecursionError):
+        raise CandidateError(f"{where}: not valid JSON") from None
+    if not isinstance(r, dict):
+        raise CandidateError(f"{where}: a JSON {type(r).__name__}, expected an object "
+                             "(a result line of tools/train_standalone.py)")
+    lack = [k for k in REQUIRED if k not in r] or [k for k in METRICS[:2] if k not in r and "diverged" not in r]
+    if lack:
+        raise CandidateError(f"{where}: not a result line of tools/train_standalone.py (no '{lack[0]}')")
+    for k in ("macs", "params", *METRICS):
+        v = r.get(k)
+        if k in r and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                       or (k in ("macs", "params") and v <= 0)):
+            raise CandidateError(f"{where}: '{k}' must be a finite{' positive' if k in ('macs', 'params') else ''} "
+                                 f"number, got {v!r}")
+    if isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
+        raise CandidateError(f"{where}: 'seed' must be an integer, got {r['seed']!r}")
+    return i, r
 
 
 def group_runs(runs, metric: str = "acc") -> dict:
-    """{arch: {"key", "seeds": {seed: value}, "macs", "params"}} (one protocol assumed)."""
+    """{arch: {"key", "seeds": {seed: value}, "macs", "params"}} (one protocol assumed) of
+    the runs that recorded `metric` (diverged runs recorded nothing)."""
     out = {}
     for r in runs:
-        if "diverged" in r:
+        if "diverged" in r or metric not in r:
             continue
         g = out.setdefault(r["arch"], {"key": r.get("key"), "seeds": {}, "macs": r["macs"],
                                        "params": r["params"]})
@@ -25,11 +106,17 @@ def to_gt(runs, metric: str = "acc") -> dict:
     """Official-format GT: {"archK": {"arch", "acc" (mean over seeds), "seeds", "n_seeds"}},
     keyed by the candidate file's keys, in MAC order. "acc" means higher is better to every
     reader (the check, NAR's tiers), so a loss GT stores the negated test loss."""
-    sign = -1.0 if metric == "test_loss" else 1.0
+    if metric not in METRICS:
+        raise CandidateError(f"unknown metric '{metric}': choose one of {', '.join(METRICS)}")
+    lacking = next((r for r in runs if "diverged" not in r and metric not in r), None)
+    if lacking is not None:
+        raise CandidateError(f"the run of {lacking['arch']} seed {lacking['seed']} has no '{metric}' "
+                             "(these runs were trained without it)")
+    sign = 1.0 if higher_is_better(metric) else -1.0
     groups = group_runs(runs, metric)
     missing = [a for a, g in groups.items() if not g["key"]]
     if missing:
-        raise ValueError(f"runs of {missing[0]} carry no candidate key: train from a candidate JSON file")
+        raise CandidateError(f"runs of {missing[0]} carry no candidate key: train from a candidate JSON file")
     gt = {}
     for arch, g in sorted(groups.items(), key=lambda kv: (kv[1]["macs"], kv[0])):
         vals = [sign * g["seeds"][s] for s in sorted(g["seeds"])]
@@ -38,50 +125,124 @@ def to_gt(runs, metric: str = "acc") -> dict:
     return gt
 
 
-def summarize(runs, seeds=(0, 1)) -> dict:
-    """n codes, accuracy range, the noise ceiling (seed-to-seed agreement on the codes
-    trained with both `seeds`) and how MACs / params rank against accuracy."""
-    out = {"n_runs": len(runs), "n_diverged": sum("diverged" in r for r in runs)}
-    for metric in ("acc", "test_loss"):
+def metric_summary(groups: dict, metric: str, seeds=(0, 1), n_boot: int = 2000) -> dict:
+    """One metric's figures: range; tau of MACs and params against it; on the codes run with
+    both `seeds`: seed-to-seed agreement, single-seed ICC [bootstrap 95%], within- and
+    between-code sd, the noise ceiling, and the residual ICC beyond log MACs + log params."""
+    arch = sorted(groups)
+    mean = np.array([np.mean(list(groups[a]["seeds"].values())) for a in arch])
+    macs = np.array([groups[a]["macs"] for a in arch], float)
+    params = np.array([groups[a]["params"] for a in arch], float)
+    sign = 1 if higher_is_better(metric) else -1      # tau of capacity with "good"
+    rep = [a for a in arch if all(s in groups[a]["seeds"] for s in seeds)]
+    m = {"n_codes": len(arch), "min": float(mean.min()), "max": float(mean.max()), "mean": float(mean.mean()),
+         "n_repeated": len(rep)}
+    if np.ptp(mean) == 0:              # nothing to rank (e.g. a metric a broken run pinned)
+        return {**m, "constant": True}
+    if len(arch) >= 3 and min(np.ptp(macs), np.ptp(params)) > 0:
+        m["tau_macs"] = kendall(macs, sign * mean)
+        m["tau_params"] = kendall(params, sign * mean)
+    if len(rep) < 3:
+        return m
+    mat = np.array([[groups[a]["seeds"][s] for s in seeds] for a in rep])
+    if min(np.ptp(mat, 0)) == 0:        # one seed constant: no seed-to-seed figures
+        return {**m, "constant": True}
+    k = len(seeds)
+    msw = ((mat - mat.mean(1, keepdims=True)) ** 2).sum() / (len(rep) * (k - 1))
+    m.update(seed_tau=kendall(mat[:, 0], mat[:, 1]), seed_pearson=pearson(mat[:, 0], mat[:, 1]),
+             seed_spearman=spearman(mat[:, 0], mat[:, 1]), icc=icc(mat), icc_ci=icc_interval(mat, n_boot),
+             seed_sd=float(np.sqrt(msw)), code_sd=float(mat.mean(1).std(ddof=1)))
+    # The true between-code sd: the code means' variance less the noise they still carry.
+    m["between_sd"] = float(np.sqrt(max(0.0, mat.mean(1).var(ddof=1) - msw / k)))
+    m["tau_ceiling"] = {str(j): tau_ceiling(m["icc"], j) for j in (1, 2)}
+    if len(rep) >= RESIDUAL_MIN_CODES:
+        cap = ([groups[a]["macs"] for a in rep], [groups[a]["params"] for a in rep])
+        m["residual_icc"] = residual_icc(mat, *cap)
+        m["residual_icc_ci"] = residual_icc_interval(mat, *cap, n_boot=n_boot)
+        ci = m["residual_icc_ci"]
+        m["beyond_capacity"] = bool(m["residual_icc"] >= RESIDUAL_FLOOR and ci is not None and ci[0] > 0)
+    return m
+
+
+def seed_disagreement(runs, field: str, seeds=(0, 1)) -> dict | None:
+    """Mean share of test images on which two seeds of a code predict different classes,
+    over the codes whose runs with both `seeds` carry `field` (None when none do)."""
+    by = {(r["arch"], int(r["seed"])): r[field] for r in runs if field in r and "diverged" not in r}
+    rates = []
+    for arch in sorted({a for a, _ in by}):
+        if all((arch, s) in by for s in seeds):
+            try:
+                rates.append(disagreement(by[(arch, seeds[0])], by[(arch, seeds[1])]))
+            except (ValueError, TypeError, AttributeError) as e:
+                raise CandidateError(f"runs of {arch}: '{field}' is not a label array of "
+                                     f"track1.gt.predictions ({e})") from None
+    return {"mean": float(np.mean(rates)), "n_codes": len(rates)} if rates else None
+
+
+def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
+    """n codes, the figures of every metric the runs recorded (`metric_summary`), the seeds'
+    per-image disagreement where predictions were recorded, and the mean cost per run."""
+    if len(seeds) != 2 or seeds[0] == seeds[1]:
+        raise CandidateError(f"the seed-to-seed figures need two different seeds, got {list(seeds)}")
+    walls = [r["wall_s"] for r in runs if isinstance(r.get("wall_s"), (int, float))]
+    out = {"n_runs": len(runs), "n_diverged": sum("diverged" in r for r in runs),
+           "wall_s_mean": float(np.mean(walls)) if walls else None, "seeds": list(seeds), "metrics": []}
+    for metric in METRICS:
         groups = group_runs(runs, metric)
-        arch = sorted(groups)
-        mean = np.array([np.mean(list(groups[a]["seeds"].values())) for a in arch])
-        macs = np.array([groups[a]["macs"] for a in arch], float)
-        params = np.array([groups[a]["params"] for a in arch], float)
-        sign = 1 if metric == "acc" else -1      # low loss = good
-        m = {"n_codes": len(arch), "min": float(mean.min()), "max": float(mean.max()),
-             "mean": float(mean.mean())}
-        if len(arch) >= 3:
-            m["tau_macs"] = kendall(macs, sign * mean)
-            m["tau_params"] = kendall(params, sign * mean)
-        rep = [a for a in arch if all(s in groups[a]["seeds"] for s in seeds)]
-        m["n_repeated"] = len(rep)
-        if len(rep) >= 3:
-            mat = np.array([[groups[a]["seeds"][s] for s in seeds] for a in rep])
-            m["seed_tau"] = kendall(mat[:, 0], mat[:, 1])
-            m["seed_pearson"] = pearson(mat[:, 0], mat[:, 1])
-            m["seed_spearman"] = spearman(mat[:, 0], mat[:, 1])
-            m["icc"] = icc(mat)
-            m["seed_sd"] = float(np.sqrt(((mat - mat.mean(1, keepdims=True)) ** 2).sum() / (len(rep) * (len(seeds) - 1))))
-            m["code_sd"] = float(mat.mean(1).std(ddof=1))
-            m["tau_ceiling"] = {str(k): tau_ceiling(m["icc"], k) for k in (1, 2)}
-        out[metric] = m
-    out["wall_s_mean"] = float(np.mean([r["wall_s"] for r in runs if "wall_s" in r]))
+        if groups:
+            out[metric] = metric_summary(groups, metric, seeds, n_boot)
+            out["metrics"].append(metric)
+    dis = {f: d for f in PREDICTIONS if (d := seed_disagreement(runs, f, seeds))}
+    if dis:
+        out["disagreement"] = dis
     return out
 
 
+def summary_file(path, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None) -> dict:
+    """`summarize` of a results file (`load_runs`)."""
+    if n_boot < 1:
+        raise CandidateError(f"--boot must be at least 1 (the ICCs' intervals), got {n_boot}")
+    return summarize(load_runs(path, warn), tuple(seeds), n_boot)
+
+
+def _ci(ci) -> str:
+    return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+
+
 def format_summary(s: dict) -> str:
-    lines = [f"runs: {s['n_runs']}, mean wall time per run: {s['wall_s_mean']:.0f} s"
+    cost = f"{s['wall_s_mean']:.0f} s" if s.get("wall_s_mean") is not None else "not recorded"
+    lines = [f"runs: {s['n_runs']}, mean wall time per run: {cost}"
              + (f", {s['n_diverged']} diverged (left out)" if s.get("n_diverged") else "")]
-    for metric in ("acc", "test_loss"):
+    seeds = s.get("seeds", [0, 1])
+    flat = []
+    for metric in s.get("metrics", ("acc", "test_loss")):
         m = s[metric]
-        line = (f"{metric}: {m['n_codes']} codes, range {m['min']:.4f}..{m['max']:.4f}")
+        line = f"{metric}: {m['n_codes']} codes, range {m['min']:.4f}..{m['max']:.4f}"
         if "tau_macs" in m:
             line += f", tau(MACs) {m['tau_macs']:+.3f}, tau(params) {m['tau_params']:+.3f}"
-        if "seed_tau" in m:
-            line += (f"; noise ceiling on {m['n_repeated']} repeated codes: seed tau {m['seed_tau']:.3f}, "
-                     f"Pearson {m['seed_pearson']:.3f}, ICC {m['icc']:.3f}, seed sd {m['seed_sd']:.4f}, "
-                     f"between-code sd {m['code_sd']:.4f}; tau a perfect ranker reaches vs a GT of 1 / 2 seeds: "
-                     f"{m['tau_ceiling']['1']:.3f} / {m['tau_ceiling']['2']:.3f}")
         lines.append(line)
+        if m.get("constant"):
+            lines.append("  constant over the codes (or over one seed of the repeated ones): no noise figures")
+            continue
+        if "seed_tau" not in m:
+            lines.append(f"  {m['n_repeated']} codes run with seeds {seeds[0]} and {seeds[1]}: too few for noise figures")
+            continue
+        lines += [f"  {m['n_repeated']} codes run twice: single-seed ICC {m['icc']:.3f}{_ci(m.get('icc_ci'))}, "
+                  f"seed-to-seed tau {m['seed_tau']:.3f}, Pearson {m['seed_pearson']:.3f}",
+                  f"  within-code sd {m['seed_sd']:.4f}, between-code sd {m['between_sd']:.4f} (sd of the code "
+                  f"means {m['code_sd']:.4f}); a perfect ranker reaches tau {m['tau_ceiling']['1']:.3f} / "
+                  f"{m['tau_ceiling']['2']:.3f} vs a GT of 1 / 2 seeds"]
+        if "residual_icc" in m:
+            lines.append(f"  residual ICC beyond log MACs + log params {m['residual_icc']:.3f}"
+                         f"{_ci(m['residual_icc_ci'])}")
+            if not m["beyond_capacity"]:
+                flat.append(metric)
+        else:
+            lines.append(f"  residual ICC beyond log MACs + log params: needs {RESIDUAL_MIN_CODES} codes run twice")
+    for field, d in s.get("disagreement", {}).items():
+        lines.append(f"per-image predictions ({PREDICTIONS[field]}, '{field}'): two seeds of a code disagree on "
+                     f"{100 * d['mean']:.2f}% of the test images ({d['n_codes']} codes)")
+    if flat:
+        lines.append(f"no ranker can be shown to know more than FLOPs/params on this GT by {', '.join(flat)} "
+                     f"(residual ICC below {RESIDUAL_FLOOR} or its interval includes 0)")
     return "\n".join(lines)
