@@ -128,3 +128,83 @@ def test_malformed_inputs_one_line_exit_2(tmp_path, fm_profile, case, msg):
     p.write_text(text if text is not None else json.dumps(sub))
     r = _check(p, "--gt", gt, "--boot", "0")
     assert r.returncode == 2 and msg in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def test_plot_into_a_missing_directory_and_an_unwritable_path(tmp_path, fm_profile):
+    codes = _codes(fm_profile, 10)
+    keys = [f"a{i}" for i in range(10)]
+    gt = _write(tmp_path / "gt.json", keys, codes, np.linspace(0, 1, 10))
+    sub = _write(tmp_path / "sub.json", keys, codes, np.linspace(0, 1, 10) ** 2)
+    r = _check(sub, "--gt", gt, "--plot", tmp_path / "new" / "dir" / "p.png", "--boot", "0")
+    assert r.returncode == 0 and (tmp_path / "new" / "dir" / "p.png").stat().st_size > 1000, r.stderr
+    (tmp_path / "file").write_text("")           # a parent that is a file: no directory can be made
+    r = _check(sub, "--gt", gt, "--plot", tmp_path / "file" / "p.png", "--boot", "0")
+    assert r.returncode == 2 and "board B Kendall tau 1.0000" in r.stdout       # the figures came first
+    assert r.stderr.startswith("error: --plot") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_codes_are_validated_in_full_and_compared_in_canonical_form(tmp_path, fm_profile):
+    from track1.check import check_files
+    codes = _codes(fm_profile, 8)
+    keys = [f"a{i}" for i in range(8)]
+    gt = _write(tmp_path / "gt.json", keys, codes, np.linspace(0.8, 0.9, 8))
+    # the 51-char rules form of the same codes joins
+    sub = _write(tmp_path / "sub.json", keys, [c[1:] for c in codes], np.arange(8.0))
+    assert check_files(sub, gt, boot=0)["kendall_tau"] == pytest.approx(1.0)
+    # an image-size char the space does not allow does not (the last 51 chars agree)
+    bad = _write(tmp_path / "bad.json", keys, ["2" + codes[0][1:]] + codes[1:], np.arange(8.0))
+    r = _check(bad, "--gt", gt, "--boot", "0")
+    assert r.returncode == 2 and "entry 'a0'" in r.stderr and "image-size code 2" in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("values,msg", [
+    ([1e308, -1e308, 5e307], "a value of 1e+308 overflows float64 arithmetic"),
+    ([1.7e308, 1.6e308, 1.5e308], "a value of 1.7e+308 overflows float64 arithmetic"),
+])
+def test_overflowing_scores_refused(tmp_path, fm_profile, values, msg):
+    codes = _codes(fm_profile, 6)
+    keys = [f"a{i}" for i in range(6)]
+    gt = _write(tmp_path / "gt.json", keys, codes, np.linspace(0.8, 0.9, 6))
+    sub = _write(tmp_path / "sub.json", keys, codes, values + [1.0, 2.0, 3.0])
+    r = _check(sub, "--gt", gt)
+    assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1 and "nan" not in r.stdout, r.stderr
+
+
+def test_negative_boot_refused_zero_means_none(tmp_path, fm_profile):
+    from track1.candidates import CandidateError
+    from track1.check import check_files
+    codes = _codes(fm_profile, 6)
+    keys = [f"a{i}" for i in range(6)]
+    gt = _write(tmp_path / "gt.json", keys, codes, np.linspace(0.8, 0.9, 6))
+    sub = _write(tmp_path / "sub.json", keys, codes, np.arange(6.0))
+    assert "ci" not in check_files(sub, gt, boot=0)
+    with pytest.raises(CandidateError, match=r"--boot must be at least 0 \(0 = no intervals\), got -1"):
+        check_files(sub, gt, boot=-1)
+    r = _check(sub, "--gt", gt, "--boot", "-5")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "got -5" in r.stderr
+
+
+def test_noise_figures_of_a_gt_with_seeds(tmp_path, fm_profile):
+    from track1.check import check_files
+    from track1.metrics import disattenuate, disattenuate_tau, gt_reliability, icc, resolvable_difference
+    n = 30
+    codes = _codes(fm_profile, n)
+    rng = np.random.default_rng(2)
+    truth = rng.normal(size=n)
+    runs = truth[:, None] + rng.normal(size=(n, 2))
+    gt = {f"a{i}": {"arch": codes[i], "acc": float(r.mean()), "seeds": {"0": r[0], "1": r[1]}, "n_seeds": 2}
+          for i, r in enumerate(runs)}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    sub = _write(tmp_path / "sub.json", list(gt), codes, truth + 0.5 * rng.normal(size=n))
+    res = check_files(sub, tmp_path / "gt.json", boot=0)
+    g = res["gt_noise"]
+    rel = gt_reliability(icc(runs), 2)
+    assert g["reliability"] == pytest.approx(rel)
+    assert g["disattenuated"]["kendall_tau"] == pytest.approx(disattenuate_tau(res["kendall_tau"], rel))
+    assert g["disattenuated"]["pearson_abs"] == pytest.approx(disattenuate(res["pearson_abs"], rel))
+    assert g["resolvable_tau_difference"] == pytest.approx(
+        resolvable_difference(n, rel, g["disattenuated"]["kendall_tau"], 0.5, 2.0))
+    text = _check(sub, "--gt", tmp_path / "gt.json", "--boot", "0").stdout
+    assert f"GT reliability {rel:.3f}" in text and "disattenuated (vs the noise-free values): Kendall tau" in text
+    assert f"a true tau difference of {g['resolvable_tau_difference']:.3f}" in text
