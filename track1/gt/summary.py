@@ -137,9 +137,11 @@ def metric_summary(groups: dict, metric: str, seeds=(0, 1), n_boot: int = 2000) 
     rep = [a for a in arch if all(s in groups[a]["seeds"] for s in seeds)]
     m = {"n_codes": len(arch), "min": float(mean.min()), "max": float(mean.max()), "mean": float(mean.mean()),
          "n_repeated": len(rep)}
+    if len(arch) < 3:
+        return m
     if np.ptp(mean) == 0:              # nothing to rank (e.g. a metric a broken run pinned)
         return {**m, "constant": True}
-    if len(arch) >= 3 and min(np.ptp(macs), np.ptp(params)) > 0:
+    if min(np.ptp(macs), np.ptp(params)) > 0:
         m["tau_macs"] = kendall(macs, sign * mean)
         m["tau_params"] = kendall(params, sign * mean)
     if len(rep) < 3:
@@ -225,7 +227,8 @@ def format_summary(s: dict) -> str:
             lines.append("  constant over the codes (or over one seed of the repeated ones): no noise figures")
             continue
         if "seed_tau" not in m:
-            lines.append(f"  {m['n_repeated']} codes run with seeds {seeds[0]} and {seeds[1]}: too few for noise figures")
+            lines.append(f"  too few codes for noise figures ({m['n_repeated']} run with seeds {seeds[0]} and {seeds[1]}, "
+                         "need 3)")
             continue
         lines += [f"  {m['n_repeated']} codes run twice: single-seed ICC {m['icc']:.3f}{_ci(m.get('icc_ci'))}, "
                   f"seed-to-seed tau {m['seed_tau']:.3f}, Pearson {m['seed_pearson']:.3f}",
