@@ -13,12 +13,14 @@ from pathlib import Path
 
 import yaml
 
+from .errors import UserError
+
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad config; the message is one line and names the key."""
 
 

@@ -19,6 +19,8 @@ import signal
 import threading
 from concurrent.futures.process import BrokenProcessPool
 
+from .errors import UserError
+
 # glibc would hand Paddle's large buffers back to the OS after every op and fault them in
 # again (about 10% of the time went to system calls); keep them in the heap.
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "17179869184",
@@ -30,7 +32,7 @@ def worker_env(threads: int):
     os.environ.setdefault("GLOG_minloglevel", "2")
 
 
-class WorkerError(RuntimeError):
+class WorkerError(UserError, RuntimeError):
     """A worker process failed outside the task's own code; the message is one line."""
 
 
