@@ -200,6 +200,15 @@ def test_read_json_file_one_line_naming_the_file(tmp_path, content, msg):
     assert text.startswith(f"GT file '{p}'") and msg in text and "\n" not in text and len(text) < 300
 
 
+def test_read_text_file(tmp_path):
+    from track1.io_utils import read_text_file
+    (tmp_path / "codes.txt").write_bytes(b"\x00\xff\xfe")
+    with pytest.raises(InputError, match=r"^code file '.*codes.txt': not UTF-8 text"):
+        read_text_file(tmp_path / "codes.txt", "code file")
+    with pytest.raises(InputError, match="is a directory"):
+        read_text_file(tmp_path, "code file")
+
+
 def test_read_json_file_not_a_file(tmp_path):
     with pytest.raises(InputError, match="is a directory"):
         read_json_file(tmp_path, "GT file")

@@ -168,6 +168,15 @@ def read_bytes(path, what: str) -> bytes:
         raise InputError(f"{what} {quote(path)} cannot be read ({e.strerror})") from None
 
 
+def read_text_file(path, what: str) -> str:
+    """The UTF-8 text of a user's file, or an InputError naming it (a binary file, a directory)."""
+    raw = read_bytes(path, what)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{what} {quote(path)}: not UTF-8 text (byte {e.start}; a binary file?)") from None
+
+
 class _DuplicateKey(Exception):
     pass
 
@@ -211,13 +220,9 @@ def read_json_file(path, what: str, entries: type | None = None, nonempty: bool 
     `entries`) a value of another type than `entries` (dict: an object of objects)."""
     where = f"{what} {quote(path)}"
     try:
-        raw = read_bytes(path, what)
+        text = read_text_file(path, what)
     except InputError as e:
         raise error(str(e)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise error(f"{where}: not UTF-8 text (byte {e.start}; a binary file?)") from None
     if not text.strip():
         raise error(f"{where}: the file is empty")
     try:
