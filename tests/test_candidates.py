@@ -63,3 +63,32 @@ def test_submission_roundtrip_and_refusals(tmp_path, fm_profile):
     assert not (tmp_path / "bad.json").exists()
     with pytest.raises(CandidateError, match="2 candidates"):
         write_submission(tmp_path / "bad.json", kc, [0.5])
+
+
+@pytest.mark.parametrize("code,msg", [
+    (MAX + "\n", repr(MAX + "\n") + ": length 53"),
+    ("\r" + MAX[1:], "position 0: '\\r' is not a digit"),
+    ("2" + MAX[1:], "position 0: image-size code 2 not in allowed [1]"),
+    (MAX[1:], None),                                  # the 51-char rules form is fine
+])
+def test_codes_checked_without_a_profile(tmp_path, code, msg):
+    # check.py reads submissions and GT files without a profile: the form is still checked
+    p = _write(tmp_path, {"a1": {"arch": code, "acc": 0.5}})
+    if msg is None:
+        assert read_official(p, need_acc=True)["a1"]["arch"] == code
+        return
+    with pytest.raises(CandidateError) as e:
+        read_official(p, need_acc=True)
+    assert msg in str(e.value) and "\n" not in str(e.value) and "\r" not in str(e.value)
+
+
+@pytest.mark.parametrize("acc", ["1e300", "-1e101", "9" * 400, "NaN", "Infinity"])
+def test_scores_the_metrics_cannot_handle_are_refused(tmp_path, acc):
+    p = _write(tmp_path, '{"a1": {"arch": "%s", "acc": %s}}' % (MAX, acc))
+    with pytest.raises(CandidateError, match="'acc' must be a finite number of magnitude at most 1e\\+100"):
+        read_official(p, need_acc=True)
+
+
+def test_candidate_path_that_is_a_directory(tmp_path):
+    with pytest.raises(CandidateError, match=f"candidate file '{tmp_path}' is a directory"):
+        read_official(tmp_path)

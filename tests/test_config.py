@@ -69,3 +69,41 @@ def test_checkpoint_configs_lose_retired_keys():
         _validate(tree, SCHEMA)
     assert "threshold" not in drop_retired(tree)["rdnas"] and tree["rdnas"]["threshold"] == 6.0
     _validate(drop_retired(tree), SCHEMA)
+
+
+def test_yaml_duplicate_key_and_syntax_error_name_file_line_and_key(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("base: fashion_mnist.yaml\nstandalone:\n  lr: 0.1\n  epochs: 1\n  lr: 0.2\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(str(dup))
+    assert str(e.value) == f"config '{dup}': not valid YAML at line 5 column 3 (duplicate key 'lr')"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: 1\nstandalone:\n  lr: [0.1\n  epochs: 1\n")
+    with pytest.raises(ConfigError, match=r"^config '.*bad.yaml': not valid YAML at line 4 column 9 \("):
+        load_config(str(bad))
+    from track1.config import _load_yaml          # a merge key may repeat keys on purpose
+    assert _load_yaml("a: &x {k: 1}\nb:\n  <<: *x\n  k: 2\n", "t") == {"a": {"k": 1}, "b": {"k": 2}}
+
+
+def test_config_path_that_is_a_directory(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize("overrides,msg", [
+    # the override that made 'profile' a scalar is blamed, not the next one
+    (["profile=3", "profile.name=x"], "override 'profile=3': config key 'profile': expected a mapping"),
+    (["nosuch.x=1", "seed=2"], "override 'nosuch.x=1': config key 'nosuch': unknown key"),
+    (["seed=2", "score.nosuch=1"], "override 'score.nosuch=1': config key 'score.nosuch': unknown key"),
+    (["score.jobs.x=1"], "override 'score.jobs.x=1': config key 'score.jobs' is not a section"),
+    (["score={a: 1, a: 2}"], "override 'score={a: 1, a: 2}': the value is not valid YAML at line 1 column 8 "
+                             "(duplicate key 'a')"),
+    (["train.epochs=0"], "config key 'train.epochs': 0.0 must be above 0.0 (nothing to train)"),
+    (["standalone.epochs=0"], "config key 'standalone.epochs': 0.0 must be above 0.0 (nothing to train)"),
+    (["standalone.lr=.nan"], "config key 'standalone.lr': expected a finite number"),
+    (["seed=" + "9" * 5000], "Exceeds the limit"),
+])
+def test_overrides_blame_the_override_at_fault(overrides, msg):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, overrides)
+    assert msg in str(e.value) and "\n" not in str(e.value) and len(str(e.value)) < 400

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -98,3 +99,69 @@ def test_error_in_parent_kills_workers(tmp_path):
     """)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "left: 0"
+
+
+def _gone(pid: int) -> bool:
+    # An orphan's zombie may linger if nothing reaps it: a zombie computes nothing.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _kill_parent_and_wait(parent, pids, timeout=10.0):
+    """kill -9 of the parent alone; the pids still running after `timeout` seconds."""
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + timeout
+    while time.time() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.1)
+    left = [p for p in pids if not _gone(p)]
+    for p in left:                      # do not leave them behind if the test fails
+        os.kill(p, signal.SIGKILL)
+    return left
+
+
+def _start_parent(tmp_path, body):
+    """A parent process that prints its children's pids on one line, then waits to be killed."""
+    (tmp_path / "pool_helpers.py").write_text(HELPERS)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
+    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(body)], env=env, stdout=subprocess.PIPE,
+                         text=True)
+    line = p.stdout.readline()
+    assert line.strip(), "the parent printed no pids"
+    return p, [int(x) for x in line.split()]
+
+
+def test_workers_end_when_the_parent_is_killed(tmp_path):
+    # kill -9 of the parent alone runs no handler there: the workers must notice by themselves
+    p, pids = _start_parent(tmp_path, """
+        import multiprocessing as mp, time
+        import pool_helpers as h
+        from track1.parallel import worker_pool
+        with worker_pool(2, h.init, (False,)) as pool:
+            list(pool.imap(h.square, range(8)))
+            print(*[c.pid for c in mp.active_children()], flush=True)
+            time.sleep(120)
+    """)
+    assert len(pids) == 2
+    assert _kill_parent_and_wait(p, pids) == []
+
+
+def test_parent_watchdog_fallback(tmp_path):
+    # where the kernel's parent-death signal is not available, a thread polls the parent pid
+    p, pids = _start_parent(tmp_path, """
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", '''
+        import os, threading, time
+        from track1.parallel import _watch_parent
+        threading.Thread(target=_watch_parent, args=(os.getppid(), 0.1), daemon=True).start()
+        print("ready", flush=True)
+        time.sleep(120)
+        '''], stdout=subprocess.PIPE, text=True)
+        child.stdout.readline()
+        print(child.pid, flush=True)
+        time.sleep(120)
+    """)
+    assert _kill_parent_and_wait(p, pids, timeout=5.0) == []

@@ -1,7 +1,6 @@
 """Shared start-up for the command-line tools: quiet Paddle, one-line errors, exit code 2."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,26 +8,22 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-os.environ.setdefault("GLOG_minloglevel", "2")     # Paddle's C++ info lines
-
-import track1  # noqa: E402,F401  (filters Paddle's import-time warning)
+import track1  # noqa: E402,F401  (quiets Paddle before any tool imports it: track1.quiet)
+from track1.errors import UserError, one_line  # noqa: E402
 
 
 def fail(msg: str, code: int = 2):
-    print(f"error: {msg}", file=sys.stderr)
+    # one_line: a stray newline or CR from user input must not split or overwrite the message
+    print(f"error: {one_line(msg)}", file=sys.stderr)
     sys.exit(code)
 
 
 def run_main(main):
-    """Run `main()`, turning the errors users can cause into one line and exit 2."""
-    from track1.candidates import CandidateError
-    from track1.config import ConfigError
-    from track1.data import DataError
-    from track1.parallel import WorkerError
-    from track1.space import CodeError
+    """Run `main()`, turning the errors users can cause (track1.errors.UserError) into one
+    line and exit 2; any other exception is a bug and keeps its traceback."""
     try:
         sys.exit(main() or 0)
-    except (CandidateError, ConfigError, DataError, CodeError, WorkerError) as e:
+    except UserError as e:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", 130)

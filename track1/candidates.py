@@ -5,13 +5,14 @@ entry is validated, and every error is one line naming the file and the first of
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 
 from .config import REPO
-from .space import CodeError, SearchSpace
+from .errors import UserError, quote
+from .io_utils import read_json_file
+from .space import OFFICIAL_LEN, RULES_LEN, CodeError, SearchSpace
 
 ENV = "TRACK1_CANDIDATES"
 OFFICIAL_NAME = "CVPR_2022_NAS_Track1_test.json"
@@ -19,7 +20,7 @@ OFFICIAL_NAME = "CVPR_2022_NAS_Track1_test.json"
 LOCAL_COPY = REPO / "data" / OFFICIAL_NAME
 
 
-class CandidateError(ValueError):
+class CandidateError(UserError, ValueError):
     """A malformed candidate, submission or ground-truth file; one line, names the key."""
 
 
@@ -32,13 +33,23 @@ def resolve_path(flag=None, cfg=None) -> Path | None:
     return LOCAL_COPY if LOCAL_COPY.is_file() else None
 
 
-def _no_duplicate_keys(pairs):
-    out = {}
-    for k, v in pairs:
-        if k in out:
-            raise CandidateError(f"duplicate key '{k}'")
-        out[k] = v
-    return out
+# What every profile agrees on, checked when no profile is given (a submission or GT read
+# by check.py): 51 or 52 digits, the 52-char form starting with image-size code 1 (each
+# profile trains and scores at its own resolution, so no other code occurs).
+IMAGE_CODES = (1,)
+
+
+def check_form(code: str):
+    """Refuse a code that no profile accepts (a stray newline, an image-size code 2)."""
+    if len(code) not in (OFFICIAL_LEN, RULES_LEN):
+        raise CodeError(f"arch code {quote(code)}: length {len(code)}, expected {OFFICIAL_LEN} "
+                        f"(official form) or {RULES_LEN} (rules form)")
+    bad = next((p for p, ch in enumerate(code) if ch not in "0123456789"), None)
+    if bad is not None:
+        raise CodeError(f"arch code {quote(code)}: position {bad}: {code[bad]!r} is not a digit")
+    if len(code) == OFFICIAL_LEN and int(code[0]) not in IMAGE_CODES:
+        raise CodeError(f"arch code {quote(code)}: position 0: image-size code {code[0]} "
+                        f"not in allowed {list(IMAGE_CODES)}")
 
 
 def read_official(path, space: SearchSpace | None = None, need_acc: bool = False,
@@ -48,44 +59,52 @@ def read_official(path, space: SearchSpace | None = None, need_acc: bool = False
     `space`: validate every code against the profile; `need_acc`: every entry must carry a
     finite numeric "acc" (submissions and ground truth).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CandidateError(f"{what} '{path}': no such file")
-    try:
-        data = json.loads(path.read_text(), object_pairs_hook=_no_duplicate_keys)
-    except CandidateError as e:
-        raise CandidateError(f"{what} '{path}': {e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CandidateError(f"{what} '{path}': malformed JSON ({e})") from None
-    if not isinstance(data, dict) or not data:
-        raise CandidateError(f"{what} '{path}': expected a non-empty JSON object of entries")
+    data = read_json_file(path, what, entries=dict, nonempty=True, error=CandidateError)
     out, seen = {}, {}
     for key, entry in data.items():
-        where = f"{what} '{path}': entry '{key}'"
-        if not isinstance(entry, dict):
-            raise CandidateError(f"{where}: expected an object with 'arch', got {type(entry).__name__}")
+        where = f"{what} {quote(path)}: entry {quote(key)}"
         if "arch" not in entry:
             raise CandidateError(f"{where}: missing field 'arch'")
         code = entry["arch"]
         if not isinstance(code, str):
-            raise CandidateError(f"{where}: 'arch' must be a string, got {code!r}")
-        if space is not None:
-            try:
-                space.parse(code)
-            except CodeError as e:
-                raise CandidateError(f"{where}: {e}") from None
+            raise CandidateError(f"{where}: 'arch' must be a string, got {_short(code)}")
+        try:
+            space.parse(code) if space is not None else check_form(code)
+        except CodeError as e:
+            raise CandidateError(f"{where}: {e}") from None
         canon = code[-51:]          # the 51-char body identifies a code in either form
         if canon in seen:
-            raise CandidateError(f"{where}: duplicate code, already in entry '{seen[canon]}'")
+            raise CandidateError(f"{where}: duplicate code, already in entry {quote(seen[canon])}")
         seen[canon] = key
         acc = entry.get("acc")
         if need_acc:
             if "acc" not in entry:
                 raise CandidateError(f"{where}: missing field 'acc'")
-            if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc):
-                raise CandidateError(f"{where}: 'acc' must be a finite number, got {acc!r}")
+            if not _usable_number(acc):
+                raise CandidateError(f"{where}: 'acc' must be a finite number of magnitude at most "
+                                     f"{ACC_LIMIT:g}, got {_short(acc)}")
         out[key] = {"arch": code, "acc": acc}
     return out
+
+
+# Scores are compared, centred and squared by the metrics: beyond this magnitude float64
+# arithmetic overflows and every statistic turns into nan.
+ACC_LIMIT = 1e100
+
+
+def _usable_number(x) -> bool:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(x) and abs(x) <= ACC_LIMIT
+    except OverflowError:           # an int too large for a float
+        return False
+
+
+def _short(value, limit: int = 60) -> str:
+    """repr() of a user's value, cut short (a 5,000-digit number must not fill the terminal)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
 def load_candidates(path, space: SearchSpace | None = None) -> list:
@@ -102,7 +121,7 @@ def submission_dict(keys_codes, scores) -> dict:
     for (key, code), s in zip(keys_codes, scores):
         s = float(s)
         if not math.isfinite(s):
-            raise CandidateError(f"submission: entry '{key}' ({code}) has a non-finite score {s}")
+            raise CandidateError(f"submission: entry {quote(key)} ({quote(code)}) has a non-finite score {s}")
         out[key] = {"arch": code, "acc": s}
     return out
 

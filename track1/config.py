@@ -8,27 +8,35 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
 import yaml
+
+from .errors import UserError, describe, not_a_file, quote
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad config; the message is one line and names the key."""
 
 
 class Field:
-    """Type and range of one leaf. `kind`: int, float, bool, str, or list:<kind> / list:list:<kind>."""
+    """Type and range of one leaf. `kind`: int, float, bool, str, or list:<kind> / list:list:<kind>.
+    `lo`/`hi` are inclusive bounds, `above` an exclusive lower one; `why` is said with a value
+    out of range (what such a value would mean)."""
 
-    def __init__(self, kind, lo=None, hi=None, choices=None, null=False, length=None, items=None):
+    def __init__(self, kind, lo=None, hi=None, choices=None, null=False, length=None, items=None,
+                 above=None, why=None):
         self.kind, self.lo, self.hi, self.choices = kind, lo, hi, choices
         self.null, self.length = null, length
         self.items = items              # for kind "list:dict": the schema of each mapping
+        self.above = above
+        self.why = f" ({why})" if why else ""
 
     def check(self, key, value):
         if value is None:
@@ -42,7 +50,7 @@ class Field:
             return _validate(value, self.items, key + ".")
         if kind.startswith("list:"):
             if not isinstance(value, (list, tuple)):
-                raise ConfigError(f"config key '{key}': expected a list, got {type(value).__name__} {value!r}")
+                raise ConfigError(f"config key '{key}': expected a list, got {type(value).__name__} {_short(value)}")
             if top and self.length is not None and len(value) != self.length:
                 raise ConfigError(f"config key '{key}': expected {self.length} items, got {len(value)}")
             return [self._check(f"{key}[{i}]", v, kind[5:]) for i, v in enumerate(value)]
@@ -50,14 +58,25 @@ class Field:
             value = float(value)
         ok = {"int": int, "float": float, "bool": bool, "str": str}[kind]
         if not isinstance(value, ok) or (kind in ("int", "float") and isinstance(value, bool)):
-            raise ConfigError(f"config key '{key}': expected {kind}, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"config key '{key}': expected {kind}, got {type(value).__name__} {_short(value)}")
+        if kind == "float" and not math.isfinite(value):
+            # nan passes every comparison below, and an infinite budget never ends
+            raise ConfigError(f"config key '{key}': expected a finite number, got {value!r}")
         if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"config key '{key}': {value!r} is not one of {list(self.choices)}")
+            raise ConfigError(f"config key '{key}': {_short(value)} is not one of {list(self.choices)}")
         if self.lo is not None and value < self.lo:
-            raise ConfigError(f"config key '{key}': {value!r} is below the minimum {self.lo}")
+            raise ConfigError(f"config key '{key}': {_short(value)} is below the minimum {self.lo}{self.why}")
+        if self.above is not None and value <= self.above:
+            raise ConfigError(f"config key '{key}': {_short(value)} must be above {self.above}{self.why}")
         if self.hi is not None and value > self.hi:
-            raise ConfigError(f"config key '{key}': {value!r} is above the maximum {self.hi}")
+            raise ConfigError(f"config key '{key}': {_short(value)} is above the maximum {self.hi}{self.why}")
         return value
+
+
+def _short(value, limit: int = 60) -> str:
+    """repr() of a value from the user, cut short (a 4,000-digit number must not fill the screen)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def _schema():
@@ -115,7 +134,7 @@ def _schema():
             "strategy": Field(S),
             "engine": Field(S, choices=("static", "dygraph")),
             "sample_from": Field(S, choices=("space", "candidates")),
-            "epochs": Field(Fl, 0.0),
+            "epochs": Field(Fl, above=0.0, why="nothing to train"),
             "train_images": Field(I, 1),
             "batch_size": Field(I, 1),
             "lr": Field(Fl, 0.0),
@@ -178,7 +197,7 @@ def _schema():
         },
         "standalone": {
             "train_images": Field(I, 1),
-            "epochs": Field(Fl, 0.0),
+            "epochs": Field(Fl, above=0.0, why="nothing to train"),
             "batch_size": Field(I, 1),
             "optimizer": Field(S, choices=("momentum",)),    # SGD with (Nesterov) momentum: the trainer has no other
             "lr": Field(Fl, 0.0),
@@ -232,21 +251,63 @@ def _merge(base, top):
     return out
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML forbids it; PyYAML
+    silently keeps the last value, so a typo'd copy of a section would override the first)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":     # `<<: *base` may repeat keys on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:                                 # unhashable: the base class says so
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {quote(key)}",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _load_yaml(text: str, source: str):
+    """YAML -> Python; every way the parser fails as one line starting with `source`, syntax
+    errors and duplicate keys with their line and column."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = e.problem or e.context or type(e).__name__
+    except yaml.YAMLError as e:
+        at, problem = "", str(e).splitlines()[0] if str(e) else type(e).__name__
+    except RecursionError:
+        at, problem = "", "nested too deeply"
+    except ValueError as e:     # int(): a number beyond Python's digit limit
+        at, problem = "", f"a value cannot be read: {str(e).split(':')[0]}"
+    raise ConfigError(f"{source} not valid YAML{at} ({problem})")
+
+
 def _read_yaml(path: Path, seen=()) -> dict:
     if path in seen:
-        raise ConfigError(f"config '{path}': circular 'base' chain")
+        raise ConfigError(f"config {quote(path)}: circular 'base' chain")
     if not path.is_file():
-        raise ConfigError(f"config '{path}': no such file")
+        raise ConfigError(not_a_file("config", path))
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ConfigError(f"config '{path}': not valid YAML ({first})") from None
+        data = _load_yaml(path.read_bytes().decode("utf-8"), f"config {quote(path)}:") or {}
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config {quote(path)}: not UTF-8 text (byte {e.start}; a binary file?)") from None
+    except OSError as e:
+        raise ConfigError(f"config {quote(path)}: cannot be read ({e.strerror})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config '{path}': top level must be a mapping")
+        raise ConfigError(f"config {quote(path)}: top level must be a mapping")
     base = data.pop("base", None)
     if base is None:
         return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"config {quote(path)}: 'base' must be a file name, got {_short(base)}")
     base_path = (path.parent / base).resolve()
     return _merge(_read_yaml(base_path, seen + (path,)), data)
 
@@ -275,14 +336,11 @@ def drop_retired(tree: dict) -> dict:
 
 def _validate(tree, schema, prefix=""):
     if not isinstance(tree, dict):
-        raise ConfigError(f"config key '{prefix.rstrip('.')}': expected a mapping, got {tree!r}")
+        raise ConfigError(f"config key '{prefix.rstrip('.')}': expected a mapping, got {_short(tree)}")
     tree = dict(tree)
     for k in tree:
         if k not in schema:
-            if prefix + k in RETIRED:
-                raise ConfigError(f"config key '{prefix}{k}': retired, {RETIRED[prefix + k]}")
-            known = ", ".join(sorted(schema))
-            raise ConfigError(f"config key '{prefix}{k}': unknown key (known here: {known})")
+            raise _unknown_key(prefix, k, schema)
     out = {}
     for k, spec in schema.items():
         key = prefix + k
@@ -295,28 +353,54 @@ def _validate(tree, schema, prefix=""):
     return out
 
 
+def _unknown_key(prefix: str, k, schema) -> ConfigError:
+    key = f"{prefix}{k}"
+    if key in RETIRED:
+        return ConfigError(f"config key '{key}': retired, {RETIRED[key]}")
+    known = ", ".join(sorted(schema))
+    return ConfigError(f"config key {quote(key)}: unknown key (known here: {known})")
+
+
 def parse_override(text: str):
     """`a.b=value` -> (['a', 'b'], value), the value read as YAML (so 3, 0.1, true, [1, 2] work)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}': expected key=value")
+        raise ConfigError(f"override {quote(text)}: expected key=value")
     key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"override '{text}': value is not valid YAML") from None
+    value = _load_yaml(raw, f"override {quote(text)}: the value is") if raw.strip() else None
     return key.strip().split("."), value
+
+
+def _check_override(path: list, value):
+    """The key an override sets must exist in the schema, and a section must get a mapping:
+    checked per override, so an error names the override at fault (not a later one that
+    runs into what it did)."""
+    schema = SCHEMA
+    for i, part in enumerate(path):
+        if not isinstance(schema, dict):
+            raise ConfigError(f"config key {quote('.'.join(path[:i]))} is not a section")
+        if part not in schema:
+            raise _unknown_key("".join(p + "." for p in path[:i]), part, schema)
+        schema = schema[part]
+    if isinstance(schema, dict) and not isinstance(value, dict):
+        raise ConfigError(f"config key {quote('.'.join(path))}: expected a mapping (it is a section), "
+                          f"got {_short(value)}")
 
 
 def apply_overrides(tree: dict, overrides) -> dict:
     tree = copy.deepcopy(tree)
     for text in overrides or ():
         path, value = parse_override(text)
+        try:
+            _check_override(path, value)
+        except ConfigError as e:
+            raise ConfigError(f"override {quote(text)}: {e}") from None
         node = tree
-        for i, part in enumerate(path[:-1]):
-            if not isinstance(node.get(part), dict):
-                raise ConfigError(f"override '{text}': config key '{'.'.join(path[:i + 1])}' is not a section")
-            node = node[part]
-        node[path[-1]] = value
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):      # the file's own value is wrong: validation names it
+                break
+        else:
+            node[path[-1]] = value
     return tree
 
 
@@ -327,10 +411,12 @@ def resolve_config_path(name) -> Path:
     p = Path(name)
     if p.is_file():
         return p.resolve()
+    if p.exists():
+        raise ConfigError(f"config {quote(name)} {describe(p)}")
     for cand in (CONFIG_DIR / name, CONFIG_DIR / f"{name}.yaml"):
         if cand.is_file():
             return cand
-    raise ConfigError(f"config '{name}': no such file (looked in . and {CONFIG_DIR})")
+    raise ConfigError(f"config {quote(name)}: no such file (looked in . and {CONFIG_DIR})")
 
 
 def load_config(name=None, overrides=()) -> Node:

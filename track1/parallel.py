@@ -5,19 +5,25 @@ count, and stopped cleanly: on success the pool is shut down and joined; on any 
 interrupt its workers are killed, so no worker outlives the run. Built on
 `concurrent.futures` rather than `multiprocessing.Pool`, because the stdlib pool waits
 forever for a worker that was killed mid-task (out of memory, `kill -9`), while a
-`ProcessPoolExecutor` reports it.
+`ProcessPoolExecutor` reports it. A worker also ends when its parent dies, even by
+`kill -9` of the parent alone, which no handler in the parent can see.
 """
 from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import functools
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
+
+from .errors import UserError
 
 # glibc would hand Paddle's large buffers back to the OS after every op and fault them in
 # again (about 10% of the time went to system calls); keep them in the heap.
@@ -30,7 +36,7 @@ def worker_env(threads: int):
     os.environ.setdefault("GLOG_minloglevel", "2")
 
 
-class WorkerError(RuntimeError):
+class WorkerError(UserError, RuntimeError):
     """A worker process failed outside the task's own code; the message is one line."""
 
 
@@ -41,14 +47,52 @@ class WorkerStartError(WorkerError):
 _START_ERROR = None
 
 
-def _guarded_init(initializer, initargs):
+def _guarded_init(parent, initializer, initargs):
     # A raising initializer breaks the whole pool with a message that loses the cause:
     # keep the error and hand it to the parent with the first task instead.
     global _START_ERROR
+    die_with_parent(parent)
     try:
         initializer(*initargs)
     except Exception as e:          # noqa: BLE001  (any start-up failure ends the run)
         _START_ERROR = f"{type(e).__name__}: {e}"
+
+
+PR_SET_PDEATHSIG = 1            # <linux/prctl.h>
+
+
+def die_with_parent(parent: int, poll_s: float = 1.0):
+    """End this process as soon as process `parent` (its parent when started) is gone.
+
+    A `kill -9` of the parent alone runs no handler there, so the parent cannot stop its
+    workers; left alone they would compute, blocked, for nobody (about 480 MB each). On
+    Linux the kernel sends SIGKILL at the parent's death (PR_SET_PDEATHSIG); elsewhere a
+    daemon thread polls the parent pid. (The kernel signal follows the parent *thread* that
+    started the worker: the thread that drives the pool, or the executor's manager thread for
+    a replacement worker; both outlive the workers they start.)
+    """
+    if not _set_parent_death_signal():
+        threading.Thread(target=_watch_parent, args=(parent, poll_s), daemon=True,
+                         name="parent-watchdog").start()
+    if os.getppid() != parent:      # died before the signal was armed: it will never come
+        os._exit(1)
+
+
+def _set_parent_death_signal() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int, poll_s: float):
+    # An orphan is adopted by init (or a subreaper): its parent pid changes.
+    while os.getppid() == parent:
+        time.sleep(poll_s)
+    os._exit(1)
 
 
 def _guarded_call(fn, task):
@@ -125,7 +169,8 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
         os.environ.setdefault(k, v)
     before = set(mp.active_children())
     ex = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_guarded_init,
-                                initargs=(initializer, initargs), max_tasks_per_child=maxtasksperchild)
+                                initargs=(os.getpid(), initializer, initargs),
+                                max_tasks_per_child=maxtasksperchild)
     # A plain `kill` (SIGTERM) would end this process without unwinding, leaving the workers
     # computing for nobody: turn it into an exception so the workers are killed below.
     old = None

@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import UserError, quote
+
 RATIOS = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
 MAX_DEPTHS = (5, 5, 8, 5)          # fixed by the code format: 10/10/16/10 chars
 NUM_STAGES = 4
@@ -26,8 +28,9 @@ RULES_LEN = 51                     # without it
 _HEAD = 5                          # depth chars + stem char, after the image char
 
 
-class CodeError(ValueError):
-    """A malformed architecture code; the message is one line and names the code."""
+class CodeError(UserError, ValueError):
+    """A malformed architecture code; the message is one line and names the code (with
+    repr() when it holds a stray newline, CR or other non-printable character)."""
 
 
 def make_divisible(v: float, divisor: int, min_val: int | None = None) -> int:
@@ -148,14 +151,14 @@ class SearchSpace:
         if not isinstance(code, str):
             raise CodeError(f"arch code {code!r}: expected a string of digits, got {type(code).__name__}")
         if len(code) not in (OFFICIAL_LEN, RULES_LEN):
-            raise CodeError(f"arch code '{code}': length {len(code)}, expected {OFFICIAL_LEN} "
+            raise CodeError(f"arch code {quote(code)}: length {len(code)}, expected {OFFICIAL_LEN} "
                             f"(official form) or {RULES_LEN} (rules form)")
         for p, ch in enumerate(code):
             if ch not in "0123456789":
-                raise CodeError(f"arch code '{code}': position {p}: {ch!r} is not a digit")
+                raise CodeError(f"arch code {quote(code)}: position {p}: {ch!r} is not a digit")
 
         def fail(pos: int, rule: str):
-            raise CodeError(f"arch code '{code}': position {pos}: {rule}")
+            raise CodeError(f"arch code {quote(code)}: position {pos}: {rule}")
 
         off = len(code) - RULES_LEN        # 1 for the official form, 0 for the rules form
         image = int(code[0]) if off else self.image_codes[0]

@@ -3,9 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError, describe
 
-class DataError(RuntimeError):
+
+class DataError(UserError, RuntimeError):
     """Data missing or malformed; the message is one line and says where track1 looked."""
+
+
+def not_a_folder(path) -> str:
+    """'does not exist', or what `path` is instead of a folder ('is a regular file, not a folder')."""
+    state = describe(path)
+    return state if state.startswith("does not exist") else f"{state}, not a folder"
 
 
 class Split:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DataError, Split
+from .common import DataError, Split, not_a_folder
+from ..errors import quote
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -42,8 +43,8 @@ def find_root(root: str | None = None) -> Path:
             return Path(d)
     if root or os.environ.get(ENV):
         src = "data root" if root else f"${ENV}"
-        state = "does not exist" if not Path(tried[0]).is_dir() else f"lacks {', '.join(FILES.values())}"
-        raise DataError(f"Fashion-MNIST: {src} '{tried[0]}' {state}")
+        state = not_a_folder(tried[0]) if not Path(tried[0]).is_dir() else f"lacks {', '.join(FILES.values())}"
+        raise DataError(f"Fashion-MNIST: {src} {quote(tried[0])} {state}")
     raise DataError(
         "Fashion-MNIST not found: looked in " + ", ".join(tried) +
         f" for {', '.join(FILES.values())}. Install it with `apt-get install dataset-fashion-mnist`, "
@@ -52,17 +53,20 @@ def find_root(root: str | None = None) -> Path:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:        # not gzip data, or cut short
+        raise DataError(f"Fashion-MNIST: {quote(path)} cannot be read as gzip ({e})") from None
     if len(raw) < 8 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"Fashion-MNIST: '{path}' is not an IDX file")
+        raise DataError(f"Fashion-MNIST: {quote(path)} is not an IDX file")
     dtype_code, ndim = raw[2], raw[3]
     if dtype_code != 0x08:
-        raise DataError(f"Fashion-MNIST: '{path}' holds IDX type {dtype_code:#x}, expected unsigned bytes")
+        raise DataError(f"Fashion-MNIST: {quote(path)} holds IDX type {dtype_code:#x}, expected unsigned bytes")
     dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise DataError(f"Fashion-MNIST: '{path}' is truncated ({data.size} of {int(np.prod(dims))} values)")
+        raise DataError(f"Fashion-MNIST: {quote(path)} is truncated ({data.size} of {int(np.prod(dims))} values)")
     return data.reshape(dims)
 
 
@@ -71,7 +75,7 @@ def load_arrays(root: str | None = None) -> dict:
     arrays = {k: read_idx(base / f) for k, f in FILES.items()}
     for part in ("train", "test"):
         if len(arrays[f"{part}_images"]) != len(arrays[f"{part}_labels"]):
-            raise DataError(f"Fashion-MNIST: {part} images and labels differ in count under '{base}'")
+            raise DataError(f"Fashion-MNIST: {part} images and labels differ in count under {quote(base)}")
     return arrays
 
 

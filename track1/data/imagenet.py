@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DataError
+from .common import DataError, not_a_folder
+from ..errors import quote
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(3, 1, 1)
 STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(3, 1, 1)
@@ -21,18 +22,19 @@ EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 def scan(folder: Path, classes=None):
     if not folder.is_dir():
-        raise DataError(f"ImageNet: '{folder}' is missing (expected ImageFolder layout ROOT/train, ROOT/val)")
+        raise DataError(f"ImageNet: {quote(folder)} {not_a_folder(folder)} "
+                        "(expected ImageFolder layout ROOT/train, ROOT/val)")
     found = sorted(d.name for d in folder.iterdir() if d.is_dir())
     if not found:
-        raise DataError(f"ImageNet: '{folder}' has no class folders (expected {folder}/<class>/<image>)")
+        raise DataError(f"ImageNet: {quote(folder)} has no class folders (expected {folder}/<class>/<image>)")
     if classes is not None and found != classes:
         extra = sorted(set(found) ^ set(classes))[:3]
-        raise DataError(f"ImageNet: class folders of '{folder}' differ from train's (e.g. {extra})")
+        raise DataError(f"ImageNet: class folders of {quote(folder)} differ from train's (e.g. {extra})")
     files, labels = [], []
     for i, c in enumerate(found):
         imgs = sorted(f for f in os.listdir(folder / c) if f.lower().endswith(EXTENSIONS))
         if not imgs:
-            raise DataError(f"ImageNet: class folder '{folder / c}' holds no images")
+            raise DataError(f"ImageNet: class folder {quote(folder / c)} holds no images")
         files += [str(folder / c / f) for f in imgs]
         labels += [i] * len(imgs)
     return found, files, np.array(labels, np.int64)
@@ -135,11 +137,11 @@ def load_imagenet_splits(root, cfg) -> dict:
                         "holding train/ and val/ in the ImageFolder layout")
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"ImageNet: data root '{root}' does not exist")
+        raise DataError(f"ImageNet: data root {quote(root)} {not_a_folder(root)}")
     size, workers = cfg["profile"]["image_size"], cfg["data"]["workers"]
     classes, files, labels = scan(root / "train")
     if len(classes) != cfg["profile"]["num_classes"]:
-        raise DataError(f"ImageNet: '{root / 'train'}' has {len(classes)} classes, profile.num_classes is "
+        raise DataError(f"ImageNet: {quote(root / 'train')} has {len(classes)} classes, profile.num_classes is "
                         f"{cfg['profile']['num_classes']}")
     _, vfiles, vlabels = scan(root / "val", classes)
     full = FolderSplit(files, labels, size, workers, "train")
