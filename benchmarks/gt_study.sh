@@ -5,10 +5,13 @@
 # flip-averaged test metrics) and its per-image predictions. Resumable: rerun to continue.
 #   bash benchmarks/gt_study.sh [VARIANT ...]      (default: v3 v1 v2, in that order)
 #   python tools/gt.py summary benchmarks/gt/fashion_mnist_v2/study/VARIANT.jsonl
+# OUT=DIR writes the results elsewhere (a build run from a frozen worktree of the code into
+# the checkout being worked on: the runner's workers restart every 8 runs and would import
+# whatever code the working tree holds at that moment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 codes=benchmarks/gt/fashion_mnist/codes_repeat.json
-out=benchmarks/gt/fashion_mnist_v2/study
+out=${OUT:-benchmarks/gt/fashion_mnist_v2/study}
 mkdir -p "$out"
 variant() {  # name -> overrides
   case $1 in
