@@ -5,10 +5,10 @@ Layouts (the names `to_track1` and `from_track1` take):
 `track1`: track1's own names, which are the official stand-alone model's:
   `blocks.0.{conv,bn}` stem, `blocks.i.{conv1,bn1,conv2,bn2,downsample.0,downsample.1}`
   BasicBlocks, `blocks.<last>.fc` head; BN tensors `weight/bias/_mean/_variance`.
-  The official pretrained `resnet48.pdparams` uses these names (252 tensors), as do the
-  official model classes: `hnas/models/resnet.py` (`ResNet`, `StemBlock`, `HeadBlock`) and
-  the per-code stand-alone `model.py` (`Model(arch)`), both read in
-  pprp/CVPR2022-NAS-competition-Track1-3th-solution. A sub-network exported with
+  These are the names of the official model classes: `hnas/models/resnet.py` (`ResNet`,
+  `StemBlock`, `HeadBlock`; `resnet48()` loads the official pretrained `resnet48.pdparams`
+  into it by these names, 252 tensors) and the per-code stand-alone `model.py`
+  (`Model(arch)`), both read in pprp/CVPR2022-NAS-competition-Track1-3th-solution. A sub-network exported with
   `export_subnet` carries the keys `Model(arch)` builds for the same code. track1's
   progressive weight branches (`*.branch_weights.N`) exist only here.
 
@@ -150,10 +150,11 @@ def from_track1(state: dict, layout: str = "track1", teacher: dict | None = None
     if teacher is not None and layout == "track1":
         raise LayoutError("a teacher has a place only in the 'ofa' and 'ofa_dp' layouts")
     for key in _tensor_keys(state):
+        if _BRANCH.search(key):
+            raise LayoutError(f"key '{key}': weight branches have no counterpart in the official "
+                              f"layouts (export sub-networks instead)")
         if not _plain_ok(key, branches=False):
-            raise LayoutError(f"key '{key}' has no counterpart in the official layouts "
-                              f"(weight branches: export sub-networks instead)" if _BRANCH.search(key)
-                              else f"key '{key}' is not a track1 key")
+            raise LayoutError(f"key '{key}' is not a track1 key")
     if layout == "track1":
         return {k: state[k] for k in _tensor_keys(state)}
     out = {_to_ofa_key(k, _PREFIX[layout]): state[k] for k in _tensor_keys(state)}
