@@ -1,32 +1,26 @@
 #!/usr/bin/env bash
 # Set up what is missing on a fresh machine: the pinned Python packages and, where it is
 # absent and we may install system packages, Debian's Fashion-MNIST. Idempotent and quick
-# when everything is there.
+# when everything is there. `bash tools/setup.sh --check` only reports the packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-if ! "$PY" - <<'PY' 2>/dev/null
-import sys
-from importlib.metadata import version, PackageNotFoundError
-want = {}
-for line in open("requirements.txt"):
-    line = line.split("#")[0].strip()
-    if "==" in line:
-        name, ver = line.split("==")
-        want[name.strip()] = ver.strip()
-bad = []
-for name, ver in want.items():
-    try:
-        if version(name) != ver:
-            bad.append(name)
-    except PackageNotFoundError:
-        bad.append(name)
-sys.exit(1 if bad else 0)
-PY
-then
-  echo "[setup] installing pinned requirements"
-  "$PY" -m pip install --quiet -r requirements.txt
+# The pins are checked by tools/check_requirements.py: any Paddle build of the pinned version
+# (CPU or GPU wheel) counts, and only what is missing is installed, so a GPU install is never
+# replaced by the CPU wheel. `setup.sh --check [--path DIR ...]` reports and installs nothing.
+if [ "${1:-}" = "--check" ]; then
+  shift
+  exec "$PY" tools/check_requirements.py "$@"
+fi
+rc=0
+todo=$("$PY" tools/check_requirements.py --specs) || rc=$?
+if [ "$rc" = 3 ]; then
+  echo "[setup] installing $todo"
+  # shellcheck disable=SC2086  # one word per specifier
+  "$PY" -m pip install --quiet $todo
+elif [ "$rc" != 0 ]; then
+  exit 2
 fi
 
 if ! GLOG_minloglevel=2 "$PY" tools/data.py where >/dev/null 2>&1; then
