@@ -30,14 +30,10 @@ class Profile:
         object.__setattr__(self, "_costs", {})     # code -> cost; a frozen dataclass holds it
 
     @classmethod
-    def from_config(cls, cfg) -> "Profile":
-        from .config import ConfigError
-        p = cfg["profile"] if "profile" in cfg else cfg
-        try:
-            space = SearchSpace(p["base_channels"], p["divisor"], p["depth_range"], p["stem_codes"],
-                                p["stage_codes"], p["strides"])
-        except ValueError as e:
-            raise ConfigError(f"profile '{p['name']}': {e}") from None
+    def from_section(cls, p) -> "Profile":
+        """The profile of a config's `profile` section (ValueError if its space is invalid)."""
+        space = SearchSpace(p["base_channels"], p["divisor"], p["depth_range"], p["stem_codes"],
+                            p["stage_codes"], p["strides"])
         return cls(p["name"], space, p["image_size"], p["in_channels"], p["num_classes"],
                    p["stem_kernel"], p["stem_stride"], p["stem_pool"])
 
