@@ -222,7 +222,7 @@ def test_selection_reproducible_and_stratified(fm_profile):
     chosen = sorted(m for _, _, m in a["codes"])
     assert chosen[0] <= macs[len(macs) // 30] and chosen[-1] >= macs[-len(macs) // 30]
     assert len(set(a["repeat_keys"])) == 6
-    depths3 = {fm_profile.parse(c).depths[2] for _, c, _ in a["codes"]}
+    depths3 = {fm_profile.space.parse(c).depths[2] for _, c, _ in a["codes"]}
     assert depths3 == set(range(2, 9))
 
 

@@ -39,11 +39,11 @@ def test_sampler_restrictions(fm_profile):
     assert {fixed.sample(rng) for _ in range(5)} == {fm_profile.space.max_code()}
     d = s.restricted(fix_width=True)
     for _ in range(10):
-        a = fm_profile.parse(d.sample(rng))
+        a = fm_profile.space.parse(d.sample(rng))
         assert a.stem == 1 and all(c1 == 1 and c2 == 1 for st in a.blocks for c1, c2 in st)
     w = s.restricted(fix_depth=True)
-    assert all(fm_profile.parse(w.sample(rng)).depths == (5, 5, 8, 5) for _ in range(10))
-    assert fm_profile.parse(w.smallest()).depths == (5, 5, 8, 5)
+    assert all(fm_profile.space.parse(w.sample(rng)).depths == (5, 5, 8, 5) for _ in range(10))
+    assert fm_profile.space.parse(w.smallest()).depths == (5, 5, 8, 5)
 
 
 def test_group_distance_on_hand_made_pairs():

@@ -438,9 +438,9 @@ def _cross_check(cfg):
     except ValueError as e:
         raise ConfigError(f"profile '{p.name}': {e}") from None
     for sec in ("standalone", "train"):
-        st = cfg[sec]
-        if st.warmup_epochs > st.epochs:
-            raise ConfigError(f"config key '{sec}.warmup_epochs': {st.warmup_epochs} exceeds epochs {st.epochs}")
+        section = cfg[sec]
+        if section.warmup_epochs > section.epochs:
+            raise ConfigError(f"config key '{sec}.warmup_epochs': {section.warmup_epochs} exceeds epochs {section.epochs}")
     pr = cfg.progressive
     if not pr.phases:
         raise ConfigError("config key 'progressive.phases': needs at least one phase")

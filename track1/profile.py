@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .space import Arch, NetSpec, SearchSpace
+from .space import NetSpec, SearchSpace
 
 
 def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -58,11 +58,8 @@ class Profile:
         return [batch, self.in_channels, self.image_size, self.image_size]
 
     # ------------------------------------------------------------- codes
-    def parse(self, code: str) -> Arch:
-        return self.space.parse(code)
-
     def spec(self, arch_or_code) -> NetSpec:
-        arch = self.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
+        arch = self.space.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
         return self.space.net_spec(arch)
 
     # ------------------------------------------------------------- cost
@@ -107,7 +104,7 @@ class Profile:
 
     def describe(self, arch_or_code) -> dict:
         """The parsed structure, for tools/arch.py: depths, per-conv channels, projections."""
-        arch = self.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
+        arch = self.space.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
         spec = self.space.net_spec(arch)
         stages = []
         for s in range(4):

@@ -88,7 +88,7 @@ def _sample(args, cfg, prof, ncfg, model_dir):
 
 
 def _cv(args, cfg, prof, ncfg, model_dir):
-    from track1.nar.evaluate import cross_validate
+    from track1.nar.crossval import cross_validate
     from track1.nar.fit import read_labels
     if args.folds < 1 or not all(0 < f < 1 for f in args.train_frac):
         fail(f"--folds must be >= 1 and --train-frac values in (0, 1), got {args.folds} and {args.train_frac}")

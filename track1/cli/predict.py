@@ -44,10 +44,12 @@ def main():
     p.add_argument("--out", default=None, help="submission path (default submit/<checkpoint name>.json)")
     p.add_argument("--jobs", type=positive_jobs, default=None, help="worker processes (default score.jobs)")
     p.add_argument("--shard", default=None, help="score only shard i of n (i/n); merge the parts afterwards")
+    p.add_argument("--allow-degenerate", action="store_true",
+                   help="write the submission even if every score is equal or at chance level")
     a = p.parse_args()
     ckpt = _checkpoint(a)
     out = Path(a.out) if a.out else REPO / "submit" / f"{ckpt.name}.json"
-    predict(ckpt, out, a.candidates, a.config, a.overrides, a.jobs, a.shard, a.sample, log)
+    predict(ckpt, out, a.candidates, a.config, a.overrides, a.jobs, a.shard, a.sample, log, a.allow_degenerate)
 
 
 def _checkpoint(a) -> Path:

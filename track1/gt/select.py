@@ -25,8 +25,8 @@ def select_codes(keys_codes, profile, n: int = 100, repeats: int = 20, seed: int
     for stratum in strata:
         draws = rng.choice(stratum, size=min(pool, len(stratum)), replace=False)
         best = min(draws, key=lambda i: sum(counts[(s, d)] for s, d in
-                                            enumerate(profile.parse(keys_codes[i][1]).depths)))
-        for s, d in enumerate(profile.parse(keys_codes[best][1]).depths):
+                                            enumerate(profile.space.parse(keys_codes[i][1]).depths)))
+        for s, d in enumerate(profile.space.parse(keys_codes[best][1]).depths):
             counts[(s, d)] += 1
         chosen.append(int(best))
     codes = [(keys_codes[i][0], keys_codes[i][1], int(macs[i])) for i in chosen]

@@ -103,9 +103,9 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
     out0 = layout.part(vec, "out0")
     h = x
     if stem:
-        st = blocks[0]
-        h = F.relu(bn(st.bn, st.conv(x))) * out0
-        if st.pool:
+        stem_block = blocks[0]
+        h = F.relu(bn(stem_block.bn, stem_block.conv(x))) * out0
+        if stem_block.pool:
             h = F.max_pool2d(h, 3, 2, 1)
     outs = {0: out0}
 

@@ -130,13 +130,13 @@ class StaticRuntime:
         """Every tensor of the network by structured name (+ `<name>@velocity` buffers)."""
         if self.names is None:
             return dict(self._initial)
-        st = {k: np.array(self._tensor(v)) for k, v in self.names.items()}
+        state = {k: np.array(self._tensor(v)) for k, v in self.names.items()}
         if velocity:
             for k, vname in self.names.items():
                 t = self._tensor(f"{vname}_velocity_0")
                 if t is not None and t._is_initialized():
-                    st[k + VELOCITY] = np.array(t)
-        return st
+                    state[k + VELOCITY] = np.array(t)
+        return state
 
     def set_state(self, state: dict, strict: bool = False):
         """Set the tensors `state` names (and their velocity buffers where the scope has

@@ -56,8 +56,24 @@ def _job(checkpoint_dir, config, overrides, candidates, sample, log):
     return trained, cfg, cands, name
 
 
+def check_scores(scores, score, num_classes: int) -> None:
+    """Refuse a submission that cannot rank: every score equal within float noise, or every
+    score at chance level (a broken supernet scores candidates alike; NaN weights, for one,
+    come out as finite chance-level scores)."""
+    import numpy as np
+    s = np.asarray(scores, np.float64)
+    noise = 1e-6 * max(1.0, float(np.abs(s).max()))
+    chance = {"acc": 1.0 / num_classes, "prob": 1.0 / num_classes, "neg_loss": -np.log(num_classes)}[score["metric"]]
+    if np.ptp(s) <= noise:
+        raise ScoreError(f"every one of the {len(s)} scores is {s[0]:.6g} (within float noise): the supernet "
+                         "does not tell candidates apart; check its training (--allow-degenerate writes it anyway)")
+    if np.abs(s - chance).max() <= 1e-3:
+        raise ScoreError(f"every score is at chance level ({score['metric']} {chance:.4g} for {num_classes} classes): "
+                         "the supernet predicts nothing; check its training (--allow-degenerate writes it anyway)")
+
+
 def predict(checkpoint_dir, out, candidates=None, config=None, overrides=(), jobs=None, shard=None,
-            sample: int = 1000, log=print) -> dict:
+            sample: int = 1000, log=print, allow_degenerate: bool = False) -> dict:
     """Score every candidate into the submission `out` (or one shard of it)."""
     out = Path(out)
     check_output_path(out, "--out")
@@ -68,15 +84,15 @@ def predict(checkpoint_dir, out, candidates=None, config=None, overrides=(), job
     t0 = time.time()
     scores = score_candidates(trained, cfg, cands, part, jobs=jobs or cfg["score"]["jobs"], shard=mine, log=log)
     log(f"shard {mine[0]}/{mine[1]}: {len(scores)} scores in {part} ({time.time() - t0:.0f} s)")
-    if mine[1] == 1:
-        write_submission(out, cands, merge(cands, [scores]))
-        log(f"{len(cands)} candidates ({name}) -> {out}")
-    elif shard is None and rank == 0:
-        expect = run_identity(cfg, cands, trained)
-        parts = [wait_for_shard(partial_path(out, (i, world)), {**expect, "shard": [i, world]}, log)
-                 for i in range(world)]
-        write_submission(out, cands, merge(cands, parts))
-        log(f"{len(cands)} candidates ({name}) merged from {world} ranks -> {out}")
+    if mine[1] == 1 or (shard is None and rank == 0):
+        parts = [scores] if mine[1] == 1 else [
+            wait_for_shard(partial_path(out, (i, world)), {**run_identity(cfg, cands, trained), "shard": [i, world]}, log)
+            for i in range(world)]
+        final = merge(cands, parts)
+        if not allow_degenerate:
+            check_scores(final, cfg["score"], trained.profile.num_classes)
+        write_submission(out, cands, final)
+        log(f"{len(cands)} candidates ({name}) -> {out}" + (f" (merged from {world} ranks)" if len(parts) > 1 else ""))
     return {"n": len(cands), "shard": mine, "out": str(out)}
 
 

@@ -57,9 +57,9 @@ def score_candidates(trained, cfg, candidates, partial_path, jobs=1, shard=(0, 1
     """{index: score} of this shard's candidates, resuming from `partial_path`. The work is
     ordered once (`work_order`); shards are contiguous blocks of it, chunks consecutive
     slices, and each chunk is scored in that order."""
-    st = cfg["score"]
+    score = cfg["score"]
     codes = [c.code for c in candidates]
-    mine = shard_indices(work_order(codes, trained.profile.space, st["specialise_depth"]), *shard)
+    mine = shard_indices(work_order(codes, trained.profile.space, score["specialise_depth"]), *shard)
     header = {"header": True, **run_identity(cfg, candidates, trained), "shard": list(shard), "n": len(mine)}
     partial_path = Path(partial_path)
     with FileLock(partial_path):
@@ -76,7 +76,7 @@ def score_candidates(trained, cfg, candidates, partial_path, jobs=1, shard=(0, 1
         done = {int(r["i"]): float(r["score"]) for r in rows[1:]}
         todo = [i for i in mine if i not in done]
         log(f"{len(mine)} candidates in shard {shard[0]}/{shard[1]}: {len(done)} already scored, "
-            f"{len(todo)} to score ({st['engine']} engine, bn={st['bn']}, {st['images']} images, {jobs} job(s))")
+            f"{len(todo)} to score ({score['engine']} engine, bn={score['bn']}, {score['images']} images, {jobs} job(s))")
         if todo:
             _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log)
     return {i: done[i] for i in mine}

@@ -53,8 +53,10 @@ def load_trained(ckpt_dir) -> Trained:
     profile = Profile.from_section(sn["profile"])
     definition = {k: sn[k] for k in ("branch_groups", "branch_stages") if k in sn}
     engine = meta.get("engine") or meta.get("config", {}).get("train", {}).get("engine", "dygraph")
-    return Trained(Path(f"{path}.npz"), arrays, meta, profile, dict(sn["profile"]), definition, dict(sn["split"]),
-                   list(meta.get("open_stages", [])), engine)
+    trained = Trained(Path(f"{path}.npz"), arrays, meta, profile, dict(sn["profile"]), definition, dict(sn["split"]),
+                      list(meta.get("open_stages", [])), engine)
+    checkpoint.check_state(arrays, {k: v.shape for k, v in trained.build().state_dict().items()}, trained.path)
+    return trained
 
 
 def _definition_of_old_checkpoint(meta) -> dict:

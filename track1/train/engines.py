@@ -141,24 +141,24 @@ class DygraphEngine:
             off += n
 
     def state(self) -> dict:
-        st = {k: v.numpy() for k, v in self.net.state_dict().items()}
+        state = {k: v.numpy() for k, v in self.net.state_dict().items()}
         suffix = "_velocity_0"
         for key, val in self.opt.state_dict().items():
             if key.endswith(suffix) and key[:-len(suffix)] in self._names:
-                st[self._names[key[:-len(suffix)]] + VELOCITY] = val.numpy()
-        st["@lr_step"] = np.array(self.sched.last_epoch)
-        return st
+                state[self._names[key[:-len(suffix)]] + VELOCITY] = val.numpy()
+        state["@lr_step"] = np.array(self.sched.last_epoch)
+        return state
 
-    def load_state(self, st: dict):
-        self.net.set_state_dict({k: v for k, v in st.items() if not k.startswith("@") and VELOCITY not in k})
+    def load_state(self, state: dict):
+        self.net.set_state_dict({k: v for k, v in state.items() if not k.startswith("@") and VELOCITY not in k})
         # Every trainable parameter gets a velocity (zeros if it had none yet): once an
         # optimizer state is set, Paddle refuses accumulators missing from it.
         opt_state = {}
         for k, p in self.net.named_parameters():
             if not p.stop_gradient:
-                v = st.get(k + VELOCITY)
+                v = state.get(k + VELOCITY)
                 opt_state[f"{p.name}_velocity_0"] = paddle.to_tensor(v) if v is not None else paddle.zeros_like(p)
-        _set_lr_step(self.sched, st)
+        _set_lr_step(self.sched, state)
         opt_state["LR_Scheduler"] = self.sched.state_dict()
         self.opt.set_state_dict(opt_state)
 
@@ -194,16 +194,16 @@ class StaticEngine:
         return {k: float(v) for k, v in zip(self._keys[sig], vals)}
 
     def state(self) -> dict:
-        st = self.runtime.get_state(velocity=True)
-        st["@lr_step"] = np.array(self.sched.last_epoch)
-        return st
+        state = self.runtime.get_state(velocity=True)
+        state["@lr_step"] = np.array(self.sched.last_epoch)
+        return state
 
-    def load_state(self, st: dict):
-        _set_lr_step(self.sched, st)
-        self.runtime.set_state(st)
+    def load_state(self, state: dict):
+        _set_lr_step(self.sched, state)
+        self.runtime.set_state(state)
 
 
-def _set_lr_step(sched, st):
-    if "@lr_step" in st:
-        sched.last_epoch = int(st["@lr_step"])
+def _set_lr_step(sched, state):
+    if "@lr_step" in state:
+        sched.last_epoch = int(state["@lr_step"])
         sched.last_lr = sched.get_lr()

@@ -29,7 +29,7 @@ from ..runtime.optim import lr_at
 from ..runtime.static import weights_only
 from ..version import code_version
 from .engines import DygraphEngine, StaticEngine, SupernetTask
-from .evaluate import evaluate_subnet, rank_against_gt
+from .validation import evaluate_subnet, rank_against_gt
 from .samplers import ArchSampler
 from .strategies import STRATEGIES, make_strategy, run_sections
 from .teacher import make_teacher
@@ -267,6 +267,7 @@ def _resume(run: Run, rng, log) -> dict | None:
     if meta.get("finished") and (run.out / "supernet.npz").is_file():
         log(f"{ckpt}.npz: this run finished at step {meta['step']}; {run.out / 'supernet.npz'} is its supernet")
         return {"finished": True, "result": {"steps": meta["step"], "history": meta["history"], "out_dir": str(run.out)}}
+    checkpoint.check_state(arrays, {k: v.shape for k, v in run.net.state_dict().items()}, f"{ckpt}.npz")
     run.net.open_branches(meta.get("open_stages", []))
     run.engine.load_state(arrays)
     # The static engine keeps its weights in its own scope: `net` (written out as the
@@ -329,6 +330,8 @@ def _init_from(net, path):
         if tuple(own[k].shape) != tuple(v.shape):
             raise TrainError(f"train.init '{path}': tensor '{k}' has shape {tuple(v.shape)}, the supernet "
                              f"{tuple(own[k].shape)}")
+        if not np.isfinite(v).all():
+            raise TrainError(f"train.init '{path}': tensor '{k}' holds non-finite values")
     net.set_state_dict(weights)
 
 

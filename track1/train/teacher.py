@@ -18,8 +18,8 @@ def make_teacher(cfg, profile, pool):
     if name not in PROXIES:
         raise TeacherError(f"config key 'rdnas.teacher': unknown proxy '{name}' (known: {', '.join(PROXIES.names())})")
     if not PROXIES.meta(name)["needs_net"]:
-        st = proxy_settings(cfg["proxies"], profile)
-        return lambda code: score(name, profile, code, st["seed"], st)
+        settings = proxy_settings(cfg["proxies"], profile)
+        return lambda code: score(name, profile, code, settings["seed"], settings)
     if pool is None:
         raise TeacherError(f"teacher '{name}' needs a network: set train.sample_from=candidates so the "
                            "teacher comes from the proxy cache of the candidate pool")
