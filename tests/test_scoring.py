@@ -137,7 +137,8 @@ def test_validation_images_are_held_out(fm_cfg):
 
 def _predict(*args, log=None):
     out = open(log, "w") if log else subprocess.PIPE
-    return subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "predict.py"), *map(str, args), *SCORE_ARGS],
+    # the defaults first: a test's own --set comes later and wins
+    return subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "predict.py"), *SCORE_ARGS, *map(str, args)],
                             stdout=out, stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True,
                             start_new_session=True)
 

@@ -20,6 +20,7 @@ from track1.train.loop import TrainError
 from track1.train.losses import margin_ranking
 from track1.train.samplers import ArchSampler, GroupDistance, distance_quantile, hamming_distance, sample_distant
 from track1.train.strategies import STRATEGIES, StepPlan, make_strategy, rank_weight
+from track1.train.teacher import TeacherError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -113,12 +114,30 @@ def test_margin_ranking_value_and_gradient_sign():
     lj = paddle.to_tensor(1.2, stop_gradient=False)
     # teacher: i better (s = +1); L_j - L_i = 0.2 < m = 0.5 -> loss 0.3, pushes L_i down and L_j up
     loss = margin_ranking(li, lj, 1.0, 0.5)
-    assert float(loss) == pytest.approx(0.3)
+    assert loss.item() == pytest.approx(0.3)
     loss.backward()
     assert float(li.grad) > 0 and float(lj.grad) < 0            # gradient descent lowers L_i
-    assert float(margin_ranking(li, lj, 1.0, 0.1)) == 0.0        # order already kept by the margin
-    assert float(margin_ranking(li, lj, -1.0, 0.0)) == pytest.approx(0.2)
-    assert float(margin_ranking(li, lj, 1.0, 0.0)) == 0.0        # m = 0: the competition code
+    assert margin_ranking(li, lj, 1.0, 0.1).item() == 0.0        # order already kept by the margin
+    assert margin_ranking(li, lj, -1.0, 0.0).item() == pytest.approx(0.2)
+    assert margin_ranking(li, lj, 1.0, 0.0).item() == 0.0        # m = 0: the competition code
+
+
+def test_the_trained_rank_term_is_margin_ranking_on_the_fed_pair_weights():
+    """plan_loss's ranking part is the sum of margin_ranking over the plan's pairs, with the
+    per-pair weights pair_inputs feeds: w * mean |s| * max(0, m - s (L_j - L_i))."""
+    from track1.train.losses import nll, pair_inputs, plan_loss
+    rng = np.random.default_rng(0)
+    logits = [paddle.to_tensor(rng.normal(size=(8, 10)).astype("float32")) for _ in range(3)]
+    y = paddle.to_tensor(rng.integers(0, 10, 8))
+    plan = StepPlan(["a", "b", "c"], ["label", "distill", "distill"], [(0, 1, 1.0), (1, 2, -1.0), (0, 2, 0.0)],
+                    rank_weight=1.5, margin=0.2)
+    a, b = pair_inputs(plan)
+    _, parts = plan_loss(logits, plan.roles, y, paddle.to_tensor(a), paddle.to_tensor(b),
+                         [(i, j) for i, j, _ in plan.pairs], 0.0, 1.0)
+    losses = [float(nll(lg, y)) for lg in logits]
+    by_hand = sum(abs(s) * max(0.0, 0.2 - s * (losses[j] - losses[i])) for i, j, s in plan.pairs) * 1.5 / 3
+    assert parts["rank"].item() == pytest.approx(by_hand, rel=1e-5)
+    assert by_hand > 0
 
 
 def test_rank_weight_ramp():
@@ -289,10 +308,10 @@ def test_progressive_phase_past_the_budget_is_refused(tmp_path):
 def test_missing_teacher_cache_fails_before_training(tmp_path, official_file):
     cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen",
                                  "train.sample_from=candidates", f"proxies.cache_dir={tmp_path}/cache"))
-    with pytest.raises(TrainError, match="teacher cache .* lacks 45000 of the 45000 pool codes"):
+    with pytest.raises(TeacherError, match="teacher cache .* lacks 45000 of the 45000 pool codes"):
         train(cfg, candidates=official_file)
     cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen"))
-    with pytest.raises(TrainError, match="needs a network"):
+    with pytest.raises(TeacherError, match="needs a network"):
         train(cfg)
 
 
