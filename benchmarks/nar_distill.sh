@@ -8,7 +8,6 @@
 # the config key candidates) for the candidate file the submission was scored on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GLOG_minloglevel=2
 SUB=${1:-submit/main.json}
 K=${2:-3000}
 GT=${3:-benchmarks/gt/fashion_mnist/gt.json}

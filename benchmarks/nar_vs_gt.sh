@@ -5,7 +5,6 @@
 # SUBMISSION: a supernet submission covering the GT's codes (default: the main job's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GLOG_minloglevel=2
 SUB=${1:-submit/main.json}
 GT=${2:-benchmarks/gt/fashion_mnist/gt.json}
 bash benchmarks/proxies_vs_gt.sh "$GT" > /dev/null

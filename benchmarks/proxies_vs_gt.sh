@@ -4,7 +4,6 @@
 #   bash benchmarks/proxies_vs_gt.sh [GT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GLOG_minloglevel=2
 GT=${1:-benchmarks/gt/fashion_mnist/gt.json}
 out=output/proxies_vs_gt
 mkdir -p $out

@@ -6,13 +6,9 @@ process, no cache; the analytic proxies over all the candidates.
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("GLOG_minloglevel", "2")
 
 
 def main():
@@ -30,12 +26,12 @@ def main():
     from track1.proxies import batch
     tmp = tempfile.mkdtemp(prefix="proxy_bench_")
     cfg = load_config("fashion_mnist", [f"proxies.cache_dir={tmp}"])
-    prof = Profile.from_config(cfg)
+    prof = Profile.from_section(cfg.profile)
     if args.candidates:
-        codes = [prof.space.canonical(c) for _, c in load_candidates(args.candidates, prof.space)]
+        codes = [c.code for c in load_candidates(args.candidates, prof.space)]
     else:
         codes = prof.space.sample_codes(45000, seed=0)
-    batch._init(cfg, 1)
+    batch._init(cfg.proxies, cfg.data, prof, 1)
     for name in args.proxies or PROXIES.names():
         analytic = not PROXIES.meta(name)["needs_net"]
         sel = codes if analytic else codes[:args.n]

@@ -28,11 +28,15 @@ import numpy as np
 from scipy.stats import rankdata
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from track1.candidates import CandidateError, read_official  # noqa: E402
 from track1.check import join  # noqa: E402
+from track1.config import load_config  # noqa: E402
 from track1.metrics import all_metrics, kendall  # noqa: E402
+from track1.profile import Profile  # noqa: E402
+from track1.space import body  # noqa: E402
+
+SPACE = Profile.from_section(load_config(None).profile).space    # the candidates' (fashion_mnist's)
 
 NAME = re.compile(r"^(?P<variant>.+?)(?:-s(?P<seed>\d+))?$")
 
@@ -47,8 +51,8 @@ def load_runs(folder: Path, gt: dict, macs: dict):
         m = NAME.match(f.stem)
         variant, seed = m["variant"], int(m["seed"] or 0)
         sub = read_official(f, need_acc=True, what=f"score file {f.name}")
-        runs[variant][seed], _, _ = join(sub, gt, subset=True)
-        size[variant][seed] = kendall([e["acc"] for e in sub.values()], [macs[e["arch"][-51:]] for e in sub.values()])
+        runs[variant][seed], _, _ = join(sub, gt, SPACE, subset=True)
+        size[variant][seed] = kendall([e["acc"] for e in sub.values()], [macs[body(e["arch"])] for e in sub.values()])
         h = folder / f"{f.stem}.history.json"
         if h.exists():
             hist[(variant, seed)] = json.loads(h.read_text())[-1]
@@ -117,7 +121,7 @@ def main():
     a = ap.parse_args()
     try:
         gt = read_official(a.gt, need_acc=True, what="GT file")
-        macs = {e["arch"][-51:]: e["macs"] for e in json.loads(Path(a.selection).read_text())["codes"].values()}
+        macs = {body(e["arch"]): e["macs"] for e in json.loads(Path(a.selection).read_text())["codes"].values()}
         runs, hist, size = load_runs(Path(a.dir), gt, macs)
     except CandidateError as e:
         sys.exit(f"error: {e}")

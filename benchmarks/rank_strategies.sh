@@ -10,7 +10,6 @@
 # Budget: the default config's (about 15 minutes of training per run on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GLOG_minloglevel=2
 SEL=benchmarks/gt/fashion_mnist/selection.json
 RES=benchmarks/results/rank
 mkdir -p "$RES" output/rank

@@ -8,7 +8,6 @@
 # settings (two BN modes x six image counts on the GT codes) and NAR's k-fold, ~20 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GLOG_minloglevel=2
 SUB=${1:-submit/main.json}
 d=benchmarks/gt/fashion_mnist
 R=benchmarks/results

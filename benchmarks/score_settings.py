@@ -17,12 +17,9 @@ Prints one JSON line per (bn, images, metric) and, with --out, writes them as JS
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("GLOG_minloglevel", "2")
 
 
 def main():
@@ -36,6 +33,7 @@ def main():
     p.add_argument("--sample", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None)
+    p.add_argument("--config", default=None, help="scoring settings (default: the config the supernet was trained from)")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
     from track1.parallel import worker_env
@@ -44,13 +42,12 @@ def main():
     from track1.candidates import load_candidates, read_official, resolve_path
     from track1.data import load_splits
     from track1.metrics import kendall, pearson
-    from track1.profile import Profile
     from track1.scoring.common import metric, score_images
     from track1.scoring.fast import FastScorer
-    from track1.scoring.run import load_supernet_config
-    from track1.train.loop import build_supernet
-    cfg, arrays, meta = load_supernet_config(args.checkpoint, args.overrides)
-    prof = Profile.from_config(cfg)
+    from track1.scoring.trained import load_trained, scoring_config
+    trained = load_trained(args.checkpoint)
+    cfg = scoring_config(trained, args.config, args.overrides)
+    prof = trained.profile
     space = prof.space
     gt = read_official(args.gt, space, need_acc=True)
     gt_codes = [space.canonical(e["arch"]) for e in gt.values()]
@@ -60,19 +57,19 @@ def main():
     if args.sample == 0:
         sample = []
     elif path is not None:
-        pool = [space.canonical(c) for _, c in load_candidates(path, space)]
+        pool = [c.code for c in load_candidates(path, space)]
         sample = [pool[i] for i in rng.choice(len(pool), args.sample, replace=False)]
     else:
         sample = space.sample_codes(args.sample, seed=args.seed)
     codes = list(dict.fromkeys(gt_codes + sample))
-    splits = load_splits(cfg)
+    splits = load_splits(cfg.data, prof)
     top = max(args.images)
     rows, ref = [], {}
     for bn in args.bn:
         for n in sorted(args.images, reverse=True):     # the largest first: the stability reference
             st = dict(cfg["score"], bn=bn, images=n)
             images = score_images(splits, st)
-            scorer = FastScorer(lambda: build_supernet(cfg, prof), arrays, meta.get("open_stages", []), images, st)
+            scorer = FastScorer(trained.build, trained.arrays, trained.open_stages, images, st)
             scorer.logits(codes[:4])                     # programs and oneDNN primitives built
             t = time.time()
             logits = dict(zip(codes, scorer.logits(codes)))

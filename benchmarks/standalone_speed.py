@@ -8,13 +8,8 @@ protocol than the GT's (--epochs) keeps the dygraph runs affordable; both paths 
 """
 import argparse
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("GLOG_minloglevel", "2")
 
 
 def main():
@@ -29,18 +24,18 @@ def main():
     import numpy as np
     from track1.config import load_config
     from track1.data import load_splits
-    from track1.gt.trainer import train_one
+    from track1.standalone.trainer import train_one
     from track1.profile import Profile
     cfg = load_config("fashion_mnist", [f"standalone.epochs={args.epochs}",
                                         f"standalone.warmup_epochs={min(0.25, args.epochs / 4)}"])
-    prof = Profile.from_config(cfg)
+    prof = Profile.from_section(cfg.profile)
     code = args.code or prof.space.max_code()
-    splits = load_splits(cfg)
+    splits = load_splits(cfg.data, prof)
     res = {}
     for backend in ("static", "dygraph"):
         for seed in args.seeds:
             t = time.time()
-            r = train_one(cfg, code, seed, splits, backend=backend)
+            r = train_one(cfg.standalone, cfg.data, prof, code, seed, splits, backend=backend)
             r["wall_s"] = round(time.time() - t, 1)
             res.setdefault(backend, []).append(r)
             print(json.dumps({"backend": backend, "seed": seed, "acc": r["acc"], "train_img_per_s": r["train_img_per_s"],

@@ -6,13 +6,8 @@ Prints one JSON line per (strategy, engine) and the ratio static/dygraph.
 """
 import argparse
 import json
-import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("GLOG_minloglevel", "2")
 
 
 def main():
@@ -28,27 +23,30 @@ def main():
     import paddle
     from track1.config import load_config
     from track1.data import load_splits
-    from track1.gt.protocol import lr_at
     from track1.profile import Profile
-    from track1.train.engines import DygraphEngine, StaticEngine
-    from track1.train.loop import build_supernet
+    from track1.models import SuperNet
+    from track1.runtime.optim import lr_at
+    from track1.train.engines import DygraphEngine, StaticEngine, SupernetTask
+    from track1.train.loop import supernet_definition
     from track1.train.samplers import ArchSampler
-    from track1.train.strategies import STRATEGIES
+    from track1.train.strategies import make_strategy
     cfg = load_config("fashion_mnist")
-    prof = Profile.from_config(cfg)
-    split = load_splits(cfg)["train"]
+    prof = Profile.from_section(cfg.profile)
+    split = load_splits(cfg.data, prof)["train"]
     bs = cfg["train"]["batch_size"]
     rows = {}
     for strat in args.strategies:
         for engine in ("static", "dygraph"):
             c = load_config("fashion_mnist", [f"train.strategy={strat}", f"train.engine={engine}"])
             paddle.seed(0)
-            net = build_supernet(c, prof)
+            definition = supernet_definition(c, prof)
+            net = SuperNet.from_definition(prof, definition)
             lr_fn = lambda s: lr_at(s, 1000, 10, 0.1, "cosine")  # noqa: E731
-            eng = StaticEngine(lambda: build_supernet(c, prof), c, lr_fn,
-                               {k: v.numpy() for k, v in net.state_dict().items()}, net.open_stages) \
-                if engine == "static" else DygraphEngine(net, c, lr_fn)
-            strategy = STRATEGIES.get(strat)(c, ArchSampler(prof.space), None)
+            task = SupernetTask(lambda: SuperNet.from_definition(prof, definition), c.train.label_smoothing,
+                                net.open_stages)
+            eng = StaticEngine(task, c.train, lr_fn, {k: v.numpy() for k, v in net.state_dict().items()}) \
+                if engine == "static" else DygraphEngine(net, task, c.train, lr_fn)
+            strategy = make_strategy(c, ArchSampler(prof.space), None)
             rng = np.random.default_rng(0)
             batches = split.batches(bs, rng, drop_last=True)
             t_build = time.time()

@@ -1,23 +1,17 @@
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("GLOG_minloglevel", "2")
+import track1  # noqa: F401  (quiets Paddle before any test imports it: track1.quiet)
 
-import track1  # noqa: E402,F401
-from track1.candidates import ENV as CANDIDATES_ENV  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def official_candidates_path():
     """The official candidate file, if this machine has it (never part of the repo)."""
-    for p in (os.environ.get(CANDIDATES_ENV), REPO.parent / "shared" / "data" / "CVPR_2022_NAS_Track1_test.json"):
-        if p and Path(p).is_file():
-            return Path(p)
-    return None
+    from track1.candidates import resolve_path
+    p = resolve_path()
+    return p if p is not None and p.is_file() else None
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +37,13 @@ def in_cfg():
 @pytest.fixture(scope="session")
 def fm_profile(fm_cfg):
     from track1.profile import Profile
-    return Profile.from_config(fm_cfg)
+    return Profile.from_section(fm_cfg.profile)
 
 
 @pytest.fixture(scope="session")
 def in_profile(in_cfg):
     from track1.profile import Profile
-    return Profile.from_config(in_cfg)
+    return Profile.from_section(in_cfg.profile)
 
 
 def make_imagefolder(root: Path, per_class: dict, classes=("n01", "n02", "n03"), size=(40, 50), seed=0) -> Path:
@@ -63,3 +57,17 @@ def make_imagefolder(root: Path, per_class: dict, classes=("n01", "n02", "n03"),
             for i in range(n):
                 Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(root / split / c / f"{i}.png")
     return root
+
+
+def build_supernet(cfg, profile):
+    """The supernet a training run of `cfg` trains (weight branches for progressive)."""
+    from track1.models import SuperNet
+    from track1.train.loop import supernet_definition
+    return SuperNet.from_definition(profile, supernet_definition(cfg, profile))
+
+
+def train_run(cfg, **kw):
+    """`train` on the config's own profile."""
+    from track1.profile import Profile
+    from track1.train.loop import train
+    return train(cfg, Profile.from_section(cfg.profile), **kw)

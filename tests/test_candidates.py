@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from track1.candidates import CandidateError, read_official, write_submission
+from track1.candidates import Candidate, CandidateError, load_candidates, read_official, write_submission
 
 MAX = "1558511111111111111111111111111111111111111111111111"
 MIN = "1222233333000000333300000055550000000000007777000000"
@@ -53,7 +53,7 @@ def test_missing_file(tmp_path):
 
 
 def test_submission_roundtrip_and_refusals(tmp_path, fm_profile):
-    kc = [("arch7", MIN), ("arch3", MAX)]
+    kc = [Candidate("arch7", MIN, MIN), Candidate("arch3", MAX, MAX)]
     p = tmp_path / "sub.json"
     write_submission(p, kc, [0.5, 0.75])
     d = read_official(p, fm_profile.space, need_acc=True)
@@ -92,3 +92,11 @@ def test_scores_the_metrics_cannot_handle_are_refused(tmp_path, acc):
 def test_candidate_path_that_is_a_directory(tmp_path):
     with pytest.raises(CandidateError, match=f"candidate file '{tmp_path}' is a directory"):
         read_official(tmp_path)
+
+
+def test_candidates_are_canonical_and_the_submission_writes_the_files_own_form(tmp_path, fm_profile):
+    p = _write(tmp_path, json.dumps({"a1": {"arch": MIN[1:]}, "a2": {"arch": MAX}}))
+    cands = load_candidates(p, fm_profile.space)
+    assert [c.code for c in cands] == [MIN, MAX] and [c.arch for c in cands] == [MIN[1:], MAX]
+    write_submission(tmp_path / "s.json", cands, [1.0, 2.0])
+    assert json.loads((tmp_path / "s.json").read_text())["a1"]["arch"] == MIN[1:]

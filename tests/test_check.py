@@ -7,6 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from track1.config import load_config as _load_config  # noqa: E402
+from track1.profile import Profile as _Profile  # noqa: E402
+
+SPACE = _Profile.from_section(_load_config(None).profile).space
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -150,7 +155,7 @@ def test_codes_are_validated_in_full_and_compared_in_canonical_form(tmp_path, fm
     gt = _write(tmp_path / "gt.json", keys, codes, np.linspace(0.8, 0.9, 8))
     # the 51-char rules form of the same codes joins
     sub = _write(tmp_path / "sub.json", keys, [c[1:] for c in codes], np.arange(8.0))
-    assert check_files(sub, gt, boot=0)["kendall_tau"] == pytest.approx(1.0)
+    assert check_files(sub, gt, SPACE, boot=0)["kendall_tau"] == pytest.approx(1.0)
     # an image-size char the space does not allow does not (the last 51 chars agree)
     bad = _write(tmp_path / "bad.json", keys, ["2" + codes[0][1:]] + codes[1:], np.arange(8.0))
     r = _check(bad, "--gt", gt, "--boot", "0")
@@ -179,9 +184,9 @@ def test_negative_boot_refused_zero_means_none(tmp_path, fm_profile):
     keys = [f"a{i}" for i in range(6)]
     gt = _write(tmp_path / "gt.json", keys, codes, np.linspace(0.8, 0.9, 6))
     sub = _write(tmp_path / "sub.json", keys, codes, np.arange(6.0))
-    assert "ci" not in check_files(sub, gt, boot=0)
+    assert "ci" not in check_files(sub, gt, SPACE, boot=0)
     with pytest.raises(CandidateError, match=r"--boot must be at least 0 \(0 = no intervals\), got -1"):
-        check_files(sub, gt, boot=-1)
+        check_files(sub, gt, SPACE, boot=-1)
     r = _check(sub, "--gt", gt, "--boot", "-5")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "got -5" in r.stderr
 
@@ -198,7 +203,7 @@ def test_noise_figures_of_a_gt_with_seeds(tmp_path, fm_profile):
           for i, r in enumerate(runs)}
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     sub = _write(tmp_path / "sub.json", list(gt), codes, truth + 0.5 * rng.normal(size=n))
-    res = check_files(sub, tmp_path / "gt.json", boot=0)
+    res = check_files(sub, tmp_path / "gt.json", SPACE, boot=0)
     g = res["gt_noise"]
     rel = gt_reliability(icc(runs), 2)
     assert g["reliability"] == pytest.approx(rel)

@@ -10,6 +10,11 @@ import pytest
 from track1.candidates import CandidateError
 from track1.check import compare_files
 
+from track1.config import load_config as _load_config  # noqa: E402
+from track1.profile import Profile as _Profile  # noqa: E402
+
+SPACE = _Profile.from_section(_load_config(None).profile).space
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = 40
 
@@ -47,14 +52,14 @@ def _cli(*args):
 
 def test_a_clearly_better_b_clearly_better_identical(setup):
     d, *_ = setup
-    ab = compare_files(d / "good.json", d / "bad.json", d / "gt.json", boot=300)
+    ab = compare_files(d / "good.json", d / "bad.json", d / "gt.json", SPACE, boot=300)
     assert ab["verdict"] == "A > B" and ab["n"] == N
     for m in ab["metrics"].values():
         assert m["verdict"] == "A > B" and m["ci"][0] > 0 and m["diff"] == pytest.approx(m["a"] - m["b"])
-    ba = compare_files(d / "bad.json", d / "good.json", d / "gt.json", boot=300)
+    ba = compare_files(d / "bad.json", d / "good.json", d / "gt.json", SPACE, boot=300)
     assert ba["verdict"] == "B > A"
     assert ba["metrics"]["kendall_tau"]["ci"] == pytest.approx([-x for x in ab["metrics"]["kendall_tau"]["ci"][::-1]])
-    same = compare_files(d / "good.json", d / "good.json", d / "gt.json", boot=100)
+    same = compare_files(d / "good.json", d / "good.json", d / "gt.json", SPACE, boot=100)
     assert same["verdict"] == "not resolved"
     assert all(m["diff"] == 0 and m["verdict"] == "not resolved" for m in same["metrics"].values())
     # the GT carries seeds: its noise and the difference it resolves come along
@@ -63,8 +68,8 @@ def test_a_clearly_better_b_clearly_better_identical(setup):
 
 def test_joined_by_key_not_order(setup):
     d, *_ = setup
-    a = compare_files(d / "good.json", d / "bad.json", d / "gt.json", boot=200)
-    b = compare_files(d / "good_reversed.json", d / "bad.json", d / "gt.json", boot=200)
+    a = compare_files(d / "good.json", d / "bad.json", d / "gt.json", SPACE, boot=200)
+    b = compare_files(d / "good_reversed.json", d / "bad.json", d / "gt.json", SPACE, boot=200)
     assert a["metrics"] == b["metrics"]
 
 
@@ -74,9 +79,9 @@ def test_subset_lets_a_submission_hold_more_keys(setup, fm_profile):
     extra["zz"] = {"arch": fm_profile.space.max_code(), "acc": 0.0}
     (d / "extra.json").write_text(json.dumps(extra))
     with pytest.raises(CandidateError, match="submission A key 'zz' is not in the GT file"):
-        compare_files(d / "extra.json", d / "bad.json", d / "gt.json", boot=10)
-    res = compare_files(d / "extra.json", d / "bad.json", d / "gt.json", boot=200, subset=True)
-    assert res["metrics"] == compare_files(d / "good.json", d / "bad.json", d / "gt.json", boot=200)["metrics"]
+        compare_files(d / "extra.json", d / "bad.json", d / "gt.json", SPACE, boot=10)
+    res = compare_files(d / "extra.json", d / "bad.json", d / "gt.json", SPACE, boot=200, subset=True)
+    assert res["metrics"] == compare_files(d / "good.json", d / "bad.json", d / "gt.json", SPACE, boot=200)["metrics"]
 
 
 def test_cli_text_and_json(setup):

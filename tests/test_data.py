@@ -9,7 +9,7 @@ from track1.data.fashion_mnist import FILES, find_root, read_idx
 
 
 def test_real_fashion_mnist_splits(fm_cfg):
-    s = load_splits(fm_cfg)
+    s = load_splits(fm_cfg.data, fm_cfg.profile)
     assert len(s["train"]) + len(s["val"]) == 60000 and len(s["test"]) == 10000
     assert len(s["val"]) == fm_cfg.data.val_size
     assert s["train"].images.shape[1:] == (1, 28, 28) and s["train"].images.dtype == np.uint8
@@ -21,14 +21,14 @@ def test_real_fashion_mnist_splits(fm_cfg):
 
 
 def test_split_is_seeded_and_disjoint(fm_cfg):
-    a, b = load_splits(fm_cfg), load_splits(fm_cfg)
+    a, b = load_splits(fm_cfg.data, fm_cfg.profile), load_splits(fm_cfg.data, fm_cfg.profile)
     assert np.array_equal(a["val"].labels, b["val"].labels)
     tr = {x.tobytes() for x in a["train"].images[:3000]}
     assert not any(v.tobytes() in tr for v in a["val"].images[:200])
 
 
 def test_batch_order_follows_the_generator(fm_cfg):
-    s = load_splits(fm_cfg)["val"]
+    s = load_splits(fm_cfg.data, fm_cfg.profile)["val"]
     y1 = np.concatenate([y for _, y in s.batches(100, np.random.default_rng(5))])
     y2 = np.concatenate([y for _, y in s.batches(100, np.random.default_rng(5))])
     y3 = np.concatenate([y for _, y in s.batches(100, np.random.default_rng(6))])
@@ -87,7 +87,7 @@ def test_imagenet_folder_layout(tmp_path, in_cfg):
     root = make_imagefolder(tmp_path / "imnet", {"train": 6, "val": 2})
     cfg = load_config("imagenet", [f"data.root={root}", "profile.num_classes=3", "data.val_size=3",
                                    "data.workers=0", "profile.image_size=32"])
-    s = load_splits(cfg)
+    s = load_splits(cfg.data, cfg.profile)
     assert (len(s["train"]), len(s["val"]), len(s["test"])) == (15, 3, 6)
     x, y = next(s["train"].batches(4, np.random.default_rng(0), augment=True))
     assert x.shape == (4, 3, 32, 32) and x.dtype == np.float32 and set(y.tolist()) <= {0, 1, 2}
@@ -105,6 +105,6 @@ def test_imagenet_folder_layout(tmp_path, in_cfg):
         np.testing.assert_array_equal(np.concatenate([halves[0][b][1], halves[1][b][1]]), y)
     (root / "val" / "n03").rename(root / "val" / "n04")
     with pytest.raises(DataError, match="differ from train"):
-        load_splits(cfg)
+        load_splits(cfg.data, cfg.profile)
     with pytest.raises(DataError, match="no data root"):
-        load_splits(load_config("imagenet"))
+        load_splits((load_config("imagenet")).data, (load_config("imagenet")).profile)

@@ -10,18 +10,22 @@ import paddle
 import pytest
 from scipy import stats
 
-from track1.classifier import evaluate, make_classifier
 from track1.config import load_config
 from track1.data import load_splits
-from track1.gt.protocol import lr_at, protocol_hash
 from track1.gt.runner import ProtocolMismatch, finished_pairs
 from track1.gt.select import select_codes
 from track1.gt.summary import summarize, to_gt
-from track1.metrics import tau_ceiling
-from track1.gt.predictions import decode_labels, disagreement, encode_labels, flip_average
-from track1.gt.trainer import TailAverage, train_one
 from track1.io_utils import append_line, read_jsonl
+from track1.metrics import tau_ceiling
 from track1.models.standalone import StandaloneNet
+from track1.profile import Profile
+from track1.runtime.optim import lr_at
+from track1.standalone.predictions import decode_labels, disagreement, encode_labels, flip_average
+from track1.standalone.protocol import protocol_hash
+from track1.standalone.trainer import TailAverage, _engine
+from track1.standalone.trainer import train_one as _train_one
+from track1.runtime.inference import evaluate
+from track1.train.strategies import StepPlan
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["standalone.train_images=512", "standalone.epochs=2", "standalone.warmup_epochs=0.5",
@@ -30,10 +34,14 @@ TINY = ["standalone.train_images=512", "standalone.epochs=2", "standalone.warmup
 CODE = "1222233333000000333300000055550000000000007777000000"
 
 
+def train_one(cfg, code, seed, splits, **kw):
+    return _train_one(cfg.standalone, cfg.data, Profile.from_section(cfg.profile), code, seed, splits, **kw)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     cfg = load_config(None, TINY)
-    return cfg, load_splits(cfg)
+    return cfg, load_splits(cfg.data, cfg.profile)
 
 
 def test_lr_schedule():
@@ -47,16 +55,16 @@ def test_lr_schedule():
 
 def test_static_and_dygraph_losses_match_step_by_step(tiny):
     cfg, splits = tiny
-    prof_make = lambda: (paddle.seed(3), StandaloneNet(__import__("track1.profile", fromlist=["Profile"])
-                                                      .Profile.from_config(cfg), CODE, True))[1]
+    prof_make = lambda: (paddle.seed(3), StandaloneNet(Profile.from_section(cfg.profile), CODE, True))[1]  # noqa: E731
     batches = list(splits["train"].batches(32, np.random.default_rng(0), limit=128))
     losses = {}
+    st = {"momentum": 0.9, "nesterov": True, "weight_decay": 5e-4, "label_smoothing": 0.1}
+    plan = StepPlan([CODE], ["label"])
     for backend in ("static", "dygraph"):
-        clf = make_classifier(backend, prof_make, [32, 1, 28, 28], lr_fn=lambda s: 0.05, momentum=0.9,
-                              nesterov=True, weight_decay=5e-4, label_smoothing=0.1)
-        losses[backend] = [clf.train_step(x, y) for x, y in batches]
-        clf.recalibrate_bn(x for x, _ in batches)
-        losses[backend + "_eval"] = evaluate(clf, splits["val"].batches(128, limit=256))["loss"]
+        engine, model = _engine(backend, prof_make, [32, 1, 28, 28], st, lambda s: 0.05)
+        losses[backend] = [engine.step(plan, x, y)["loss"] for x, y in batches]
+        model.recalibrate_bn(x for x, _ in batches)
+        losses[backend + "_eval"] = evaluate(model, splits["val"].batches(128, limit=256))["loss"]
     np.testing.assert_allclose(losses["static"], losses["dygraph"], rtol=2e-4)
     assert losses["static"][-1] < losses["static"][0]
     assert losses["static_eval"] == pytest.approx(losses["dygraph_eval"], rel=1e-3)
@@ -140,23 +148,26 @@ def test_flip_average_and_label_codec():
 def test_a_pair_asked_twice_runs_once_and_a_diverged_run_is_recorded(tmp_path, monkeypatch):
     import track1.gt.runner as runner
 
-    def fake_train(cfg, code, seed, splits, curve=False, on_step=None, predictions=False):
+    def fake_train(st, data, profile, code, seed, splits, curve=False, on_step=None, predictions=False):
         if seed == 1:
             raise FloatingPointError(f"arch {code} seed {seed}: loss became nan at step 2")
         return {"arch": code, "seed": seed, "acc": 0.5, "test_loss": 1.0, "wall_s": 0.1, "macs": 1, "params": 1}
 
-    monkeypatch.setattr("track1.gt.trainer.train_one", fake_train)
-    monkeypatch.setitem(runner._WORKER, "cfg", load_config(None))
-    monkeypatch.setitem(runner._WORKER, "splits", None)
+    monkeypatch.setattr("track1.standalone.trainer.train_one", fake_train)
+    cfg = load_config(None)
+    for k, v in (("st", cfg.standalone), ("data", cfg.data), ("profile", Profile.from_section(cfg.profile)),
+                 ("splits", None)):
+        monkeypatch.setitem(runner._WORKER, k, v)
     monkeypatch.setitem(runner._WORKER, "parent", os.getppid())
     monkeypatch.setattr(runner, "worker_pool", _InlinePool)
     out = tmp_path / "r.jsonl"
     cfg = load_config(None)
-    runner.run_all(cfg, [("a1", CODE, 0), ("a2", CODE, 0), ("a1", CODE, 1)], out, log=lambda m: None)
+    prof = Profile.from_section(cfg.profile)
+    runner.run_all(cfg, prof, [("a1", CODE, 0), ("a2", CODE, 0), ("a1", CODE, 1)], out, log=lambda m: None)
     rows = read_jsonl(out)
     assert [(r["key"], r["seed"]) for r in rows] == [("a1", 0), ("a1", 1)]
     assert "diverged" in rows[1] and rows[1]["macs"] > 0
-    assert runner.run_all(cfg, [("a1", CODE, 1)], out, log=lambda m: None)["ran"] == 0   # resumes past it
+    assert runner.run_all(cfg, prof, [("a1", CODE, 1)], out, log=lambda m: None)["ran"] == 0   # resumes past it
     assert summarize(rows)["n_diverged"] == 1 and len(to_gt(rows)) == 1
 
 
@@ -211,7 +222,7 @@ def test_selection_reproducible_and_stratified(fm_profile):
     chosen = sorted(m for _, _, m in a["codes"])
     assert chosen[0] <= macs[len(macs) // 30] and chosen[-1] >= macs[-len(macs) // 30]
     assert len(set(a["repeat_keys"])) == 6
-    depths3 = {fm_profile.parse(c).depths[2] for _, c, _ in a["codes"]}
+    depths3 = {fm_profile.space.parse(c).depths[2] for _, c, _ in a["codes"]}
     assert depths3 == set(range(2, 9))
 
 

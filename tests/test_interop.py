@@ -13,7 +13,7 @@ from track1.profile import Profile
 
 @pytest.fixture(scope="module")
 def tiny_in_profile():
-    return Profile.from_config(load_config("imagenet", ["profile.image_size=32"]))
+    return Profile.from_section((load_config("imagenet", ["profile.image_size=32"])).profile)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ def test_main_job_trains_scores_checks_and_reruns(tmp_path):
     cands = {k: {"arch": v["arch"]} for k, v in gt.items()}
     from track1.config import load_config
     from track1.profile import Profile
-    extra = Profile.from_config(load_config(None)).space.sample_codes(4, seed=1)
+    extra = Profile.from_section((load_config(None)).profile).space.sample_codes(4, seed=1)
     cands.update({f"x{i}": {"arch": c} for i, c in enumerate(extra)})
     (tmp_path / "cands.json").write_text(json.dumps(cands))
     sub, out = tmp_path / "sub.json", tmp_path / "out"

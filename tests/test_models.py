@@ -1,9 +1,39 @@
 import numpy as np
 import paddle
+import paddle.nn as nn
 import pytest
 
-from track1.models import SuperNet, build_standalone
-from track1.models.standalone import count_layers
+from track1.models import StandaloneNet, SuperNet
+
+
+def count_layers(model: nn.Layer, input_shape) -> dict:
+    """MACs and trainable params counted layer by layer on a real forward (for testing the
+    analytic cost model): hooks on every Conv2D and Linear record their output shapes."""
+    macs = [0]
+    hooks = []
+
+    def conv_hook(layer, inp, out):
+        k = layer.weight.shape
+        macs[0] += int(out.shape[1] * out.shape[2] * out.shape[3] * k[1] * k[2] * k[3]) * out.shape[0]
+
+    def fc_hook(layer, inp, out):
+        macs[0] += int(layer.weight.shape[0] * layer.weight.shape[1]) * out.shape[0]
+
+    for layer in model.sublayers():
+        if isinstance(layer, nn.Conv2D):
+            hooks.append(layer.register_forward_post_hook(conv_hook))
+        elif isinstance(layer, nn.Linear):
+            hooks.append(layer.register_forward_post_hook(fc_hook))
+    was_training = model.training
+    model.eval()
+    with paddle.no_grad():
+        model(paddle.zeros(input_shape))
+    if was_training:
+        model.train()
+    for h in hooks:
+        h.remove()
+    params = sum(int(p.size) for p in model.parameters() if not p.stop_gradient)
+    return {"macs": macs[0] // input_shape[0], "params": params}
 
 
 def _codes(profile, n, seed):
@@ -15,7 +45,7 @@ def _codes(profile, n, seed):
 def test_analytic_cost_equals_layer_count(which, n, fm_profile, in_profile):
     prof = fm_profile if which == "fm" else in_profile
     for code in _codes(prof, n - 2, seed=11):
-        net = build_standalone(prof, code)
+        net = StandaloneNet(prof, code)
         assert count_layers(net, prof.input_shape(1)) == prof.cost(code), code
 
 
@@ -29,7 +59,7 @@ def test_official_counts_of_extremes(in_profile):
 
 def test_projection_exactly_where_official_model_has_one(in_profile):
     code = in_profile.space.max_code()
-    net = build_standalone(in_profile, code)
+    net = StandaloneNet(in_profile, code)
     has_proj = [b.downsample is not None for b in net.blocks[1:-1]]
     starts = {0, 5, 10, 18}
     assert has_proj == [i in starts and i != 0 for i in range(23)]

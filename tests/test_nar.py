@@ -35,7 +35,7 @@ def test_encoding_shapes_and_costs(fm_profile):
     top = fm_profile.cost(fm_profile.space.max_code())
     fc = lambda c: fm_profile.spec(c).out_channels * fm_profile.num_classes
     for code, t in zip(codes, x):
-        arch = fm_profile.parse(code)
+        arch = fm_profile.space.parse(code)
         assert t[:, 0].sum() == 1 + sum(arch.depths)              # stem + active blocks
         macs = t[:, 9].astype(np.float64).sum() * top["macs"] + fc(code)
         assert macs == pytest.approx(fm_profile.macs(code), rel=1e-5)
@@ -136,7 +136,7 @@ def test_tool_bad_labels(tmp_path, content, msg):
 
 
 def test_cross_validation_on_a_known_order(fm_profile, synth):
-    from track1.nar.evaluate import cross_validate
+    from track1.nar.crossval import cross_validate
     codes, accs = synth
     codes, accs = codes[:60], accs[:60]
     # Scorers compared on the same held-out codes: the labels themselves and their reverse.
@@ -152,7 +152,7 @@ def test_cross_validation_on_a_known_order(fm_profile, synth):
 
 def test_cross_validation_compare_needs_every_code(fm_profile, synth):
     from track1.nar import NARError
-    from track1.nar.evaluate import cross_validate
+    from track1.nar.crossval import cross_validate
     codes, accs = synth
     with pytest.raises(NARError, match="compare 'partial'"):
         cross_validate(dict(TINY, epochs=1), fm_profile, codes[:20], accs[:20], folds=1, train_fracs=[0.5],

@@ -21,9 +21,9 @@ SMALL = ["proxies.batch_size=16"]
 def setup(tmp_path_factory):
     cfg = load_config(None, SMALL + [f"proxies.cache_dir={tmp_path_factory.mktemp('cache')}"])
     from track1.profile import Profile
-    prof = Profile.from_config(cfg)
-    data = load_splits(cfg)["train"].arrays(limit=512)
-    return cfg, prof, proxy_settings(cfg), data
+    prof = Profile.from_section(cfg.profile)
+    data = load_splits(cfg.data, cfg.profile)["train"].arrays(limit=512)
+    return cfg, prof, proxy_settings(cfg.proxies, prof), data
 
 
 @pytest.mark.parametrize("name", PROXIES.names())
@@ -52,8 +52,8 @@ def test_every_proxy_prefers_the_largest_net_over_the_smallest(setup, name):
 def test_imagenet_profile_at_small_resolution(name):
     from track1.profile import Profile
     cfg = load_config("imagenet", ["proxies.batch_size=4", "proxies.image_size=32"])
-    prof = Profile.from_config(cfg)
-    v = score(name, prof, prof.space.min_code(), 0, proxy_settings(cfg), None)
+    prof = Profile.from_section(cfg.profile)
+    v = score(name, prof, prof.space.min_code(), 0, proxy_settings(cfg.proxies, prof), None)
     assert math.isfinite(v)
 
 
@@ -66,10 +66,10 @@ def test_synflow_survives_float32_overflow(setup):
 def test_cache_hit_returns_same_values(setup):
     cfg, prof, st, data = setup
     codes = prof.space.sample_codes(4, seed=8)
-    first = compute_many(cfg, "naswot", codes, jobs=1, progress=False)
+    first = compute_many(cfg, prof, "naswot", codes, jobs=1, progress=False)
     path = cache_path(cfg, "naswot")
     assert path.is_file() and len(path.read_text().splitlines()) == 4
-    second = compute_many(cfg, "naswot", codes, jobs=1, progress=False)
+    second = compute_many(cfg, prof, "naswot", codes, jobs=1, progress=False)
     assert first == second
     assert len(path.read_text().splitlines()) == 4            # nothing recomputed
     assert cache_path(load_config(None, SMALL + ["proxies.seed=5"]), "naswot") != path

@@ -15,10 +15,11 @@ from track1.data import load_splits
 from track1.io_utils import read_jsonl
 from track1.profile import Profile
 from track1.scoring.common import metric, score_images
-from track1.scoring.fast import FastScorer, prefix_key
+from conftest import build_supernet, train_run as train
+from track1.scoring.fast import FastScorer
 from track1.scoring.reference import ReferenceScorer
-from track1.scoring.run import load_supernet_config
-from track1.train.loop import build_supernet, train
+from track1.scoring.trained import load_trained, scoring_config
+from track1.space import prefix_key
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,11 +30,21 @@ def ckpt(tmp_path_factory):
     d = tmp_path_factory.mktemp("sn")
     cfg = load_config(None, ["train.train_images=512", "train.batch_size=32", "train.epochs=1",
                              "train.warmup_epochs=0.1", "train.eval_images=0", "train.engine=dygraph",
-                             "train.gt=null", f"train.out_dir={d}", "train.strategy=sandwich",
-                             "score.images=48", "score.recal_images=32", "score.group=3", "score.chunk=7",
-                             "score.jobs=1"])
+                             "train.gt=null", f"train.out_dir={d}", "train.strategy=sandwich"])
     train(cfg, log=lambda m: None)
     return d
+
+
+# Scoring settings come from the config at scoring time: small ones for these tests.
+SCORE = ["score.images=48", "score.recal_images=32", "score.group=3", "score.chunk=7", "score.jobs=1"]
+SCORE_ARGS = [a for o in SCORE for a in ("--set", o)]
+
+
+def _scoring(ckpt, overrides=()):
+    """(trained supernet, scoring config, its network) as predict.py sees them."""
+    trained = load_trained(ckpt)
+    cfg = scoring_config(trained, None, SCORE + list(overrides))
+    return trained, cfg, trained.network()
 
 
 def _candidates(tmp_path, prof, n=20, seed=5):
@@ -53,16 +64,14 @@ def _candidates(tmp_path, prof, n=20, seed=5):
     ("batch", 1, True), ("recal", 2, True),                                 # depth-specialised programs
 ])
 def test_fast_scorer_equals_reference_and_extracted_model(ckpt, bn, group, by_depth):
-    cfg, arrays, meta = load_supernet_config(ckpt, [f"score.bn={bn}", "score.metric=neg_loss",
-                                                    f"score.group={group}", f"score.specialise_depth={by_depth}"])
-    prof = Profile.from_config(cfg)
+    trained, cfg, net = _scoring(ckpt, [f"score.bn={bn}", "score.metric=neg_loss", f"score.group={group}",
+                                        f"score.specialise_depth={by_depth}"])
+    prof = trained.profile
     st = dict(cfg.score)
-    imgs = score_images(load_splits(cfg), st)
-    net = build_supernet(cfg, prof)
-    net.set_state_dict(arrays)
+    imgs = score_images(load_splits(cfg.data, cfg.profile), st)
     codes = prof.space.sample_codes(5, seed=2) + [prof.space.min_code()]
     ref = ReferenceScorer(net, imgs, st).score(codes)
-    fast = FastScorer(lambda: build_supernet(cfg, prof), arrays, [], imgs, st).score(codes)
+    fast = FastScorer(trained.build, trained.arrays, [], imgs, st).score(codes)
     np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-4)
     # the reference is the extracted stand-alone model's accuracy on the images
     import paddle
@@ -83,9 +92,9 @@ def test_fast_scorer_with_open_weight_branches(share):
     their own weight branch; in a grouped run each candidate picks its branch."""
     cfg = load_config(None, ["train.strategy=progressive", "score.images=24", "score.group=4",
                              "score.metric=neg_loss", f"score.share_prefix={share}"])
-    prof = Profile.from_config(cfg)
+    prof = Profile.from_section(cfg.profile)
     st = dict(cfg.score)
-    imgs = score_images(load_splits(cfg), st)
+    imgs = score_images(load_splits(cfg.data, cfg.profile), st)
     paddle.seed(3)
     net = build_supernet(cfg, prof)
     opened = list(cfg.progressive.branch_stages)
@@ -106,11 +115,11 @@ def test_fast_scorer_with_open_weight_branches(share):
 
 
 def test_scores_do_not_depend_on_the_company_of_a_run(ckpt):
-    cfg, arrays, meta = load_supernet_config(ckpt, ["score.metric=neg_loss"])
-    prof = Profile.from_config(cfg)
+    trained, cfg, _ = _scoring(ckpt, ["score.metric=neg_loss"])
+    prof = trained.profile
     st = dict(cfg.score)
-    imgs = score_images(load_splits(cfg), st)
-    fs = FastScorer(lambda: build_supernet(cfg, prof), arrays, [], imgs, st)
+    imgs = score_images(load_splits(cfg.data, cfg.profile), st)
+    fs = FastScorer(trained.build, trained.arrays, [], imgs, st)
     codes = prof.space.sample_codes(7, seed=9)
     a = fs.score(codes)
     b = fs.score(codes[::-1])[::-1]
@@ -119,7 +128,7 @@ def test_scores_do_not_depend_on_the_company_of_a_run(ckpt):
 
 
 def test_validation_images_are_held_out(fm_cfg):
-    s = load_splits(fm_cfg)
+    s = load_splits(fm_cfg.data, fm_cfg.profile)
     imgs = score_images(s, dict(fm_cfg.score, bn="recal"))
     test = {x.tobytes() for x in s["test"].images[:10000]}
     val_imgs = ((imgs["x"] * s["val"].std + s["val"].mean) * 255).round().astype(np.uint8)
@@ -128,7 +137,8 @@ def test_validation_images_are_held_out(fm_cfg):
 
 def _predict(*args, log=None):
     out = open(log, "w") if log else subprocess.PIPE
-    return subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "predict.py"), *map(str, args)],
+    # the defaults first: a test's own --set comes later and wins
+    return subprocess.Popen([sys.executable, os.path.join(REPO, "tools", "predict.py"), *SCORE_ARGS, *map(str, args)],
                             stdout=out, stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True,
                             start_new_session=True)
 
@@ -234,7 +244,7 @@ def test_predict_errors(tmp_path, ckpt):
     p = _predict("--checkpoint", ckpt, "--shard", "3/2")
     _, err = p.communicate(timeout=120)
     assert p.returncode == 2 and "--shard '3/2'" in err
-    cands, _ = _candidates(tmp_path, Profile.from_config(load_config(None)))
+    cands, _ = _candidates(tmp_path, Profile.from_section((load_config(None)).profile))
     # scoring on images the supernet trained on is refused before any work
     p = _predict("--checkpoint", ckpt, "--candidates", cands, "--out", tmp_path / "v.json", "--set", "data.val_size=10000")
     _, err = p.communicate(timeout=120)
@@ -254,26 +264,35 @@ def test_prefix_key_groups_stage1():
     assert prefix_key(a) == prefix_key(b) != prefix_key(c)
 
 
-def test_without_a_candidate_file_the_gt_codes_are_scored_under_their_keys(fm_cfg, fm_profile, monkeypatch):
-    import argparse
-    import importlib
-    monkeypatch.delenv("TRACK1_CANDIDATES", raising=False)
-    monkeypatch.syspath_prepend(os.path.join(REPO, "tools"))
-    predict = importlib.import_module("predict")
+def test_without_a_candidate_file_the_gt_codes_are_scored_under_their_keys(fm_cfg, fm_profile):
+    from pathlib import Path
     from track1.candidates import read_official
-    gt = read_official(os.path.join(REPO, fm_cfg["train"]["gt"]), need_acc=True)
+    from track1.scoring.predict import candidates_or_sample
+    gt_path = Path(REPO) / fm_cfg["train"]["gt"]
+    gt = read_official(gt_path, need_acc=True)
     msgs = []
-    kc, _ = predict.candidates_or_sample(argparse.Namespace(candidates=None, sample=len(gt) + 5), fm_cfg,
-                                         fm_profile.space, msgs.append)
-    assert kc[:len(gt)] == [(k, v["arch"]) for k, v in gt.items()]
-    assert len(kc) == len(gt) + 5 and len({c[-51:] for _, c in kc}) == len(kc)
-    assert all(k.startswith("sample") for k, _ in kc[len(gt):]) and "no candidate file" in msgs[0]
+    kc, _ = candidates_or_sample(None, gt_path, fm_profile.space, len(gt) + 5, msgs.append)
+    assert [(c.key, c.arch) for c in kc[:len(gt)]] == [(k, v["arch"]) for k, v in gt.items()]
+    assert len(kc) == len(gt) + 5 and len({c.code for c in kc}) == len(kc)
+    assert all(c.key.startswith("sample") for c in kc[len(gt):]) and "no candidate file" in msgs[0]
 
 
-def test_running_bn_is_refused_for_a_static_trained_supernet(fm_cfg):
-    from track1.scoring.run import ScoreError, check_bn_mode
-    cfg = load_config(None, ["score.bn=running"])
+def test_running_bn_is_refused_for_a_static_trained_supernet(ckpt):
+    from dataclasses import replace
+    from track1.scoring.trained import ScoreError, check_bn_mode
+    trained = load_trained(ckpt)
     with pytest.raises(ScoreError, match="static engine, which never updates BN running statistics"):
-        check_bn_mode(cfg, {"config": {"train": {"engine": "static"}}})
-    check_bn_mode(cfg, {"config": {"train": {"engine": "dygraph"}}})           # dygraph keeps them
-    check_bn_mode(load_config(None, ["score.bn=batch"]), {"config": {"train": {"engine": "static"}}})
+        check_bn_mode({"bn": "running"}, replace(trained, engine="static"))
+    check_bn_mode({"bn": "running"}, replace(trained, engine="dygraph"))           # dygraph keeps them
+    check_bn_mode({"bn": "batch"}, replace(trained, engine="static"))
+
+
+def test_scoring_settings_come_from_the_config_at_scoring_time_the_supernet_from_its_checkpoint(ckpt):
+    trained = load_trained(ckpt)
+    assert trained.engine == "dygraph" and trained.split == {"dataset": "fashion_mnist", "val_size": 5000,
+                                                             "split_seed": 0}
+    cfg = scoring_config(trained, None, ["score.images=77", "profile.base_channels=[8,8,8,8]"])
+    assert cfg.score.images == 77                                   # the config given now
+    assert cfg.profile.base_channels == [16, 20, 24, 32]            # the supernet's own, whatever is given
+    with pytest.raises(Exception, match="data.split_seed: the supernet was trained with 0"):
+        scoring_config(trained, None, ["data.split_seed=3"])

@@ -66,6 +66,7 @@ def _fake_python(tmp_path, site):
     py.write_text(f"""#!/usr/bin/env bash
 if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$@" >> {log}; exit 0; fi
 if [ "$1" = "tools/check_requirements.py" ]; then shift; exec {sys.executable} tools/check_requirements.py "$@" --path {site}; fi
+if [ "$1" = "-c" ]; then exec {sys.executable} "$@"; fi      # where track1 is imported from (installed here)
 exit 0
 """)
     py.chmod(0o755)

@@ -55,8 +55,19 @@ def test_sampling_is_seeded_valid_and_covers_the_subspace(fm_profile):
 def test_hamming():
     assert hamming(MAX, MAX) == 0
     assert hamming(MAX, MIN) == sum(x != y for x, y in zip(MAX, MIN))
-    with pytest.raises(ValueError):
-        hamming(MAX, MAX[1:])
+    assert hamming(MAX, MAX[1:]) == 0 and hamming(MAX[1:], MIN) == hamming(MAX, MIN)   # either form
+
+
+def test_code_positions_live_in_space():
+    from track1.space import DEPTH_CHARS, WIDTH_CHARS, body, digits, prefix_key
+    code = "1226232333000000221200000045152555154500003111000000"
+    assert body(code) == code[1:] and body(code[1:]) == code[1:]
+    assert [int(code[1 + p]) for p in DEPTH_CHARS] == [2, 2, 6, 2] and len(WIDTH_CHARS) == 47
+    assert digits(code).tolist() == [int(c) for c in code[1:]]
+    # the stage-1 prefix: depth 2, stem 3, stage 1's five slots
+    assert prefix_key(code) == "2" + "3" + "2333000000"
+    other = code[:16] + "3" + code[17:]          # a stage-2 digit: same prefix
+    assert prefix_key(other) == prefix_key(code) != prefix_key(code[:7] + "1" + code[8:])
 
 
 # Malformed codes: (code, substring the one-line message must contain).
@@ -135,7 +146,7 @@ def test_official_codes_parse_roundtrip_and_are_distinct(official_file, fm_profi
     assert len(keys_codes) == 45000
     sp = fm_profile.space
     configs = set()
-    for key, code in keys_codes:
+    for key, code, _ in keys_codes:
         arch = sp.parse(code)
         assert sp.encode(arch) == code
         assert sp.parse(code[1:]) == arch
@@ -143,5 +154,5 @@ def test_official_codes_parse_roundtrip_and_are_distinct(official_file, fm_profi
         configs.add((spec.stem,) + tuple((b.cin, b.mid, b.cout) for b in spec.blocks))
     # The fashion_mnist rounding keeps every choice the candidates distinguish.
     assert len(configs) == 45000
-    for _, code in keys_codes[:2000]:
+    for _, code, _ in keys_codes[:2000]:
         in_profile.space.parse(code)

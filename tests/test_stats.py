@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from track1.gt.predictions import encode_labels
+from track1.standalone.predictions import encode_labels
 from track1.metrics import (_batch_kendall, _batch_pearson, _batch_spearman, disattenuate, disattenuate_tau,
                             gt_reliability, icc, icc_interval, observed_tau, paired_bootstrap, paired_tau_se,
                             resolvable_difference, residual_icc, residual_icc_interval, tau_ceiling)

@@ -13,12 +13,14 @@ from track1.config import ConfigError, load_config
 from track1.data import load_splits
 from track1.models import SuperNet
 from track1.profile import Profile
-from track1.train import checkpoint
-from track1.train.engines import DygraphEngine, StaticEngine
-from track1.train.loop import TrainError, build_supernet, train
+from conftest import build_supernet, train_run as train
+from track1.runtime import checkpoint
+from track1.train.engines import DygraphEngine, StaticEngine, SupernetTask
+from track1.train.loop import TrainError
 from track1.train.losses import margin_ranking
-from track1.train.samplers import ArchSampler, GroupDistance, distance_quantile, hamming51, sample_distant
-from track1.train.strategies import STRATEGIES, StepPlan, rank_weight
+from track1.train.samplers import ArchSampler, GroupDistance, distance_quantile, hamming_distance, sample_distant
+from track1.train.strategies import STRATEGIES, StepPlan, make_strategy, rank_weight
+from track1.train.teacher import TeacherError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,11 +40,11 @@ def test_sampler_restrictions(fm_profile):
     assert {fixed.sample(rng) for _ in range(5)} == {fm_profile.space.max_code()}
     d = s.restricted(fix_width=True)
     for _ in range(10):
-        a = fm_profile.parse(d.sample(rng))
+        a = fm_profile.space.parse(d.sample(rng))
         assert a.stem == 1 and all(c1 == 1 and c2 == 1 for st in a.blocks for c1, c2 in st)
     w = s.restricted(fix_depth=True)
-    assert all(fm_profile.parse(w.sample(rng)).depths == (5, 5, 8, 5) for _ in range(10))
-    assert fm_profile.parse(w.smallest()).depths == (5, 5, 8, 5)
+    assert all(fm_profile.space.parse(w.sample(rng)).depths == (5, 5, 8, 5) for _ in range(10))
+    assert fm_profile.space.parse(w.smallest()).depths == (5, 5, 8, 5)
 
 
 def test_group_distance_on_hand_made_pairs():
@@ -58,26 +60,26 @@ def test_group_distance_on_hand_made_pairs():
     a = "1222233333000000333300000055550000000000007777000000"
     b = "1322233333330000333300000055550000000000007777000000"
     assert gd(a, b) == 0.5 + 2.0 + 2.0                        # depth 2->3 (near), "00"->"33" twice (far)
-    assert hamming51(a, b) == 3.0
+    assert hamming_distance(a, b) == 3.0
 
 
 def test_distant_sampling_respects_threshold(fm_profile):
     s = ArchSampler(fm_profile.space)
     rng = np.random.default_rng(1)
-    codes = sample_distant(s, rng, 4, hamming51, 20.0)
+    codes = sample_distant(s, rng, 4, hamming_distance, 20.0)
     for i in range(4):
         for j in range(i + 1, 4):
-            assert hamming51(codes[i], codes[j]) >= 20
+            assert hamming_distance(codes[i], codes[j]) >= 20
 
 
 def test_distance_quantile_rejects_that_share_of_random_pairs(fm_profile):
     s = ArchSampler(fm_profile.space)
     rng = np.random.default_rng(5)
-    fresh = [hamming51(s.sample(rng), s.sample(rng)) for _ in range(1000)]
+    fresh = [hamming_distance(s.sample(rng), s.sample(rng)) for _ in range(1000)]
     for q in (0.25, 0.5, 0.75):
-        t = distance_quantile(s, hamming51, q, seed=0)
+        t = distance_quantile(s, hamming_distance, q, seed=0)
         assert np.mean(np.array(fresh) < t) == pytest.approx(q, abs=0.06)
-    assert distance_quantile(s, hamming51, 0.5, seed=0) == distance_quantile(s, hamming51, 0.5, seed=0)
+    assert distance_quantile(s, hamming_distance, 0.5, seed=0) == distance_quantile(s, hamming_distance, 0.5, seed=0)
 
 
 @pytest.mark.parametrize("sampler", ["group", "hamming"])
@@ -87,8 +89,8 @@ def test_rdnas_pair_sampler_filters(fm_cfg, fm_profile, sampler):
     teacher = lambda c: fm_profile.macs(c)  # noqa: E731
     plans = {}
     for name in (sampler, "none"):
-        cfg = load_config(None, [f"rdnas.sampler={name}"])
-        st = STRATEGIES.get("rdnas")(cfg, ArchSampler(fm_profile.space), teacher)
+        st = make_strategy(load_config(None, [f"rdnas.sampler={name}", "train.strategy=rdnas"]),
+                           ArchSampler(fm_profile.space), teacher)
         rng = np.random.default_rng(0)
         plans[name] = [st.plan(1.0, rng).codes for _ in range(20)]
         if name == sampler:
@@ -99,17 +101,43 @@ def test_rdnas_pair_sampler_filters(fm_cfg, fm_profile, sampler):
     assert plans[sampler] != plans["none"]
 
 
+def test_the_schema_names_every_registered_strategy():
+    from track1.config import SCHEMA
+    assert sorted(SCHEMA["train"]["strategy"].choices) == STRATEGIES.names()
+    for name in STRATEGIES:
+        meta = STRATEGIES.meta(name)
+        assert set(meta) >= {"sections", "teacher", "branches"} and all(sec in SCHEMA for sec in meta["sections"])
+
+
 def test_margin_ranking_value_and_gradient_sign():
     li = paddle.to_tensor(1.0, stop_gradient=False)
     lj = paddle.to_tensor(1.2, stop_gradient=False)
     # teacher: i better (s = +1); L_j - L_i = 0.2 < m = 0.5 -> loss 0.3, pushes L_i down and L_j up
     loss = margin_ranking(li, lj, 1.0, 0.5)
-    assert float(loss) == pytest.approx(0.3)
+    assert loss.item() == pytest.approx(0.3)
     loss.backward()
     assert float(li.grad) > 0 and float(lj.grad) < 0            # gradient descent lowers L_i
-    assert float(margin_ranking(li, lj, 1.0, 0.1)) == 0.0        # order already kept by the margin
-    assert float(margin_ranking(li, lj, -1.0, 0.0)) == pytest.approx(0.2)
-    assert float(margin_ranking(li, lj, 1.0, 0.0)) == 0.0        # m = 0: the competition code
+    assert margin_ranking(li, lj, 1.0, 0.1).item() == 0.0        # order already kept by the margin
+    assert margin_ranking(li, lj, -1.0, 0.0).item() == pytest.approx(0.2)
+    assert margin_ranking(li, lj, 1.0, 0.0).item() == 0.0        # m = 0: the competition code
+
+
+def test_the_trained_rank_term_is_margin_ranking_on_the_fed_pair_weights():
+    """plan_loss's ranking part is the sum of margin_ranking over the plan's pairs, with the
+    per-pair weights pair_inputs feeds: w * mean |s| * max(0, m - s (L_j - L_i))."""
+    from track1.train.losses import nll, pair_inputs, plan_loss
+    rng = np.random.default_rng(0)
+    logits = [paddle.to_tensor(rng.normal(size=(8, 10)).astype("float32")) for _ in range(3)]
+    y = paddle.to_tensor(rng.integers(0, 10, 8))
+    plan = StepPlan(["a", "b", "c"], ["label", "distill", "distill"], [(0, 1, 1.0), (1, 2, -1.0), (0, 2, 0.0)],
+                    rank_weight=1.5, margin=0.2)
+    a, b = pair_inputs(plan)
+    _, parts = plan_loss(logits, plan.roles, y, paddle.to_tensor(a), paddle.to_tensor(b),
+                         [(i, j) for i, j, _ in plan.pairs], 0.0, 1.0)
+    losses = [float(nll(lg, y)) for lg in logits]
+    by_hand = sum(abs(s) * max(0.0, 0.2 - s * (losses[j] - losses[i])) for i, j, s in plan.pairs) * 1.5 / 3
+    assert parts["rank"].item() == pytest.approx(by_hand, rel=1e-5)
+    assert by_hand > 0
 
 
 def test_rank_weight_ramp():
@@ -118,12 +146,13 @@ def test_rank_weight_ramp():
 
 
 def test_rdnas_plan_pairs_follow_the_teacher(fm_cfg, fm_profile):
-    cfg = load_config(None, ["rdnas.teacher=params"])
+    cfg = load_config(None, ["rdnas.teacher=params", "train.strategy=rdnas"])
     teacher = lambda c: fm_profile.params(c)  # noqa: E731
-    st = STRATEGIES.get("rdnas")(cfg, ArchSampler(fm_profile.space), teacher)
+    st = make_strategy(cfg, ArchSampler(fm_profile.space), teacher)
     plan = st.plan(1.0, np.random.default_rng(0))
     assert len(plan.codes) == 2 + cfg.sandwich.n_random and plan.roles[0] == "label"
     assert plan.rank_weight == pytest.approx(min(2.0, 1.0 / cfg.rdnas.ramp_epochs))
+    assert plan.margin == cfg.rdnas.margin and plan.temperature == cfg.sandwich.temperature
     for i, j, s in plan.pairs:
         assert s == np.sign(teacher(plan.codes[i]) - teacher(plan.codes[j]))
 
@@ -140,18 +169,21 @@ def test_imagenet_profile_trains_end_to_end(tmp_path):
     assert cfg.train.engine == "dygraph" and cfg.train.gt is None
     res = train(cfg, log=lambda m: None)
     arrays, meta = checkpoint.load(tmp_path / "out" / "supernet")
-    prof = Profile.from_config(cfg)
+    prof = Profile.from_section(cfg.profile)
     assert any(v.shape[1:] == (3, 7, 7) for v in arrays.values() if v.ndim == 4)     # the RGB 7x7 stem
     assert all(np.isfinite(v).all() for v in arrays.values())
     # 12 images, 3 held out for validation, batch 4: 2 steps; the history holds the epoch's evaluation
     assert res["steps"] == 2 and meta["config"]["profile"]["name"] == prof.name == "imagenet"
     assert 0.0 <= res["history"][-1]["val_acc_largest"] <= 1.0
     # and its supernet scores candidates (the scorer holds decoded ImageFolder images)
-    from track1.scoring.run import load_supernet_config, score_candidates
-    scfg, sarrays, smeta = load_supernet_config(tmp_path / "out", ["score.images=3", "score.recal_images=4",
-                                                                   "score.bn=recal"])
-    kc = [(f"a{i}", c) for i, c in enumerate(prof.space.sample_codes(2, seed=0) + [prof.space.max_code()])]
-    scores = score_candidates(scfg, sarrays, smeta, kc, tmp_path / "part.jsonl", jobs=1, log=lambda m: None)
+    from track1.candidates import Candidate
+    from track1.scoring.run import score_candidates
+    from track1.scoring.trained import load_trained, scoring_config
+    trained = load_trained(tmp_path / "out")
+    scfg = scoring_config(trained, "imagenet", [f"data.root={root}", "data.workers=0", "score.images=3",
+                                                "score.recal_images=4", "score.bn=recal"])
+    kc = [Candidate(f"a{i}", c, c) for i, c in enumerate(prof.space.sample_codes(2, seed=0) + [prof.space.max_code()])]
+    scores = score_candidates(trained, scfg, kc, tmp_path / "part.jsonl", jobs=1, log=lambda m: None)
     assert sorted(scores) == [0, 1, 2] and all(np.isfinite(v) for v in scores.values())
 
 
@@ -167,8 +199,8 @@ def _probe_loss(net, profile, x, y):
 def test_every_strategy_trains_and_lowers_the_loss(tmp_path, strategy):
     cfg = load_config(None, tiny(tmp_path, f"train.strategy={strategy}", "rdnas.teacher=flops",
                                  "train.epochs=3", "train.bn_recalib_images=0", "train.eval_images=0"))
-    prof = Profile.from_config(cfg)
-    x, y = load_splits(cfg)["val"].arrays(limit=256)
+    prof = Profile.from_section(cfg.profile)
+    x, y = load_splits(cfg.data, cfg.profile)["val"].arrays(limit=256)
     paddle.seed(cfg.seed)
     before = _probe_loss(build_supernet(cfg, prof), prof, x, y)
     res = train(cfg, log=lambda m: None)
@@ -193,7 +225,7 @@ def test_progressive_opens_branches_under_the_static_engine(tmp_path):
     train(cfg, log=lambda m: None)
     arrays, meta = checkpoint.load(tmp_path / "supernet")
     assert meta["open_stages"] == [3]
-    slot = build_supernet(cfg, Profile.from_config(cfg)).slots[3][0]
+    slot = build_supernet(cfg, Profile.from_section(cfg.profile)).slots[3][0]
     branch = arrays[next(k for k in arrays if k.endswith(f"blocks.{slot}.conv1.branch_weights.0"))]
     shared = arrays[next(k for k in arrays if k.endswith(f"blocks.{slot}.conv1.weight"))]
     # opened = copied from the shared weights, then trained apart: close but not equal
@@ -211,7 +243,7 @@ def test_static_engine_matches_dygraph(fm_profile, branched):
     `branched`: progressive's supernet with stage 4's weight branches open (and moved away
     from the shared weights), so narrow codes train their own branch."""
     cfg = load_config(None, ["sandwich.n_random=1", "rdnas.margin=0.1"])
-    splits = load_splits(cfg)
+    splits = load_splits(cfg.data, cfg.profile)
     x, y = next(splits["train"].batches(16, np.random.default_rng(0)))
     pr = cfg.progressive
     make = (lambda: SuperNet(fm_profile, pr.branch_groups, pr.branch_stages)) if branched else \
@@ -230,13 +262,16 @@ def test_static_engine_matches_dygraph(fm_profile, branched):
     plans = [StepPlan(codes[2:], ["label"]),
              StepPlan(codes, ["label", "distill", "distill"], [(0, 1, 1.0), (0, 2, -1.0), (1, 2, 0.0)], 0.7),
              StepPlan(codes[::-1], ["label", "distill", "distill"], [(1, 2, 1.0)], 1.3)]
+    for plan in plans:
+        plan.margin, plan.temperature = cfg.rdnas.margin, cfg.sandwich.temperature
     lr = lambda s: 0.05  # noqa: E731
+    ls = cfg.train.label_smoothing
     for plan in plans:
         net = make()
         net.open_stages = set(opened)
         net.set_state_dict(state)
-        dy = DygraphEngine(net, cfg, lr)
-        st = StaticEngine(make, cfg, lr, state, set(opened))
+        dy = DygraphEngine(net, SupernetTask(make, ls, net.open_stages), cfg.train, lr)
+        st = StaticEngine(SupernetTask(make, ls, set(opened)), cfg.train, lr, state)
         a, b = dy.step(plan, x, y), st.step(plan, x, y)
         assert a.keys() == b.keys()
         for k in a:
@@ -248,7 +283,7 @@ def test_static_engine_matches_dygraph(fm_profile, branched):
 
 
 @pytest.mark.parametrize("override,msg", [
-    ("train.strategy=nope", "unknown strategy 'nope'"),
+    ("train.strategy=nope", "'nope' is not one of ['spos', 'sandwich', 'progressive', 'rdnas']"),
     ("progressive.phases=[{epochs: 1, depth: true, width: true, base: spos, open: [1]}]",
      "stage 1 is not in progressive.branch_stages"),
     ("progressive.phases=[]", "needs at least one phase"),
@@ -273,10 +308,10 @@ def test_progressive_phase_past_the_budget_is_refused(tmp_path):
 def test_missing_teacher_cache_fails_before_training(tmp_path, official_file):
     cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen",
                                  "train.sample_from=candidates", f"proxies.cache_dir={tmp_path}/cache"))
-    with pytest.raises(TrainError, match="teacher cache .* lacks 45000 of the 45000 pool codes"):
+    with pytest.raises(TeacherError, match="teacher cache .* lacks 45000 of the 45000 pool codes"):
         train(cfg, candidates=official_file)
     cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen"))
-    with pytest.raises(TrainError, match="needs a network"):
+    with pytest.raises(TeacherError, match="needs a network"):
         train(cfg)
 
 
@@ -333,13 +368,13 @@ def test_two_process_data_parallel(tmp_path):
     dp, _ = checkpoint.load(out / "supernet")
     # one process, same seed: same init, same sub-network, same global batch
     cfg = load_config(None, over)
-    prof = Profile.from_config(cfg)
-    from track1.gt.trainer import training_subset
-    splits = load_splits(cfg)
-    train_split = training_subset(splits["train"], 256, cfg.data.split_seed)
+    prof = Profile.from_section(cfg.profile)
+    from track1.data import fixed_subset
+    splits = load_splits(cfg.data, cfg.profile)
+    train_split = fixed_subset(splits["train"], 256, cfg.data.split_seed)
     rng = np.random.default_rng(cfg.seed)
     x, y = next(train_split.batches(32, rng, drop_last=True, augment=False))
-    plan = STRATEGIES.get("spos")(cfg, ArchSampler(prof.space)).plan(0.0, rng)
+    plan = make_strategy(cfg, ArchSampler(prof.space)).plan(0.0, rng)
     paddle.seed(cfg.seed)
     net = build_supernet(cfg, prof)
     net.train()
@@ -387,6 +422,18 @@ def test_static_resume_after_max_steps_equals_uninterrupted_and_finished_runs_st
     assert "this run finished" in msgs[-1] and (tmp_path / "cut" / "supernet.npz").read_bytes() == before
 
 
+def test_a_finished_or_started_run_is_never_overwritten_silently(tmp_path):
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=spos", "train.eval_images=0", "train.epochs=0.25",
+                                 "train.warmup_epochs=0"))
+    train(cfg, log=lambda m: None)
+    before = (tmp_path / "supernet.npz").read_bytes()
+    with pytest.raises(TrainError, match="already holds checkpoint.npz: pass --resume to continue it"):
+        train(cfg, log=lambda m: None)
+    assert (tmp_path / "supernet.npz").read_bytes() == before
+    train(cfg, overwrite=True, log=lambda m: None)          # asked for: starts afresh (same seed, same result)
+    assert (tmp_path / "supernet.npz").is_file()
+
+
 def test_progressive_phase_opens_its_branches_mid_epoch(tmp_path):
     # tiny(): the second phase (open: [3]) starts at epoch 0.5 = step 4 of 8 per epoch
     cfg = load_config(None, tiny(tmp_path, "train.strategy=progressive", "train.eval_images=0"))
@@ -414,5 +461,5 @@ def test_rdnas_network_teacher_from_a_candidate_pool_ranks_the_sandwich_ends(tmp
     cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=naswot", "train.eval_images=0",
                                  "train.sample_from=candidates", f"proxies.cache_dir={tmp_path}/cache",
                                  "proxies.batch_size=16", "rdnas.threshold_quantile=0"))
-    compute_many(cfg, "naswot", [fm_profile.space.canonical(c) for c in codes], progress=False)
+    compute_many(cfg, fm_profile, "naswot", codes, progress=False)
     assert train(cfg, max_steps=2, candidates=cands, log=lambda m: None)["steps"] == 2

@@ -1,24 +1,5 @@
-"""Data helpers: where Fashion-MNIST was found, or fetch it with Paddle's downloader.
-
-    python tools/data.py where       # prints the folder used, or where it looked
-    python tools/data.py download    # Paddle's downloader into ~/.cache/paddle (needs internet)
-"""
-import argparse
-
-from _common import run_main
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cmd", choices=["where", "download"])
-    p.add_argument("--root", default=None)
-    args = p.parse_args()
-    from track1.data.fashion_mnist import download, find_root
-    if args.cmd == "download":
-        print(download())
-    else:
-        print(find_root(args.root))
-
+"""tools/data.py: see `python tools/data.py --help` (the tool lives in track1/cli/data.py)."""
+from track1.cli.data import entry_point
 
 if __name__ == "__main__":
-    run_main(main)
+    entry_point()

@@ -23,10 +23,18 @@ elif [ "$rc" != 0 ]; then
   exit 2
 fi
 
-if ! GLOG_minloglevel=2 "$PY" tools/data.py where >/dev/null 2>&1; then
+# The package itself, editable, so `import track1` and the tools work from anywhere and the
+# checkout's edits take effect at once (the track1-* commands come with it).
+here=$(pwd)/track1
+if [ "$(cd / && "$PY" -c 'import os, track1; print(os.path.dirname(os.path.abspath(track1.__file__)))' 2>/dev/null)" != "$here" ]; then
+  echo "[setup] installing track1 (editable) from $(pwd)"
+  "$PY" -m pip install --quiet --no-deps -e .
+fi
+
+if ! "$PY" tools/data.py where >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "[setup] installing Debian package dataset-fashion-mnist"
     apt-get install -y -q dataset-fashion-mnist >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist >/dev/null; }
   fi
-  GLOG_minloglevel=2 "$PY" tools/data.py where >/dev/null || { "$PY" tools/data.py where; exit 2; }
+  "$PY" tools/data.py where >/dev/null || { "$PY" tools/data.py where; exit 2; }
 fi

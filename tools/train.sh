@@ -22,5 +22,4 @@ while [ $# -gt 0 ]; do
     *) args+=(--set "$1"); shift ;;
   esac
 done
-export GLOG_minloglevel=${GLOG_minloglevel:-2}
 exec "${PYTHON:-python3}" tools/train.py "${args[@]}"

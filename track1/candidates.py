@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from .config import REPO
 from .errors import UserError, quote
@@ -16,8 +17,9 @@ from .space import OFFICIAL_LEN, RULES_LEN, CodeError, SearchSpace
 
 ENV = "TRACK1_CANDIDATES"
 OFFICIAL_NAME = "CVPR_2022_NAS_Track1_test.json"
-# Looked in after flag, config and environment: a gitignored copy inside the checkout.
-LOCAL_COPY = REPO / "data" / OFFICIAL_NAME
+# Looked in after flag, config and environment: a gitignored copy inside the checkout, then
+# the copy a workplace keeps beside the checkout (../shared/data/, as on this project's machines).
+LOCAL_COPIES = (REPO / "data" / OFFICIAL_NAME, REPO.parent / "shared" / "data" / OFFICIAL_NAME)
 
 
 class CandidateError(UserError, ValueError):
@@ -26,11 +28,13 @@ class CandidateError(UserError, ValueError):
 
 def resolve_path(flag=None, cfg=None) -> Path | None:
     """The candidate file: --candidates, else config `candidates`, else $TRACK1_CANDIDATES,
-    else data/CVPR_2022_NAS_Track1_test.json in the checkout; None if none is given/found."""
+    else data/CVPR_2022_NAS_Track1_test.json in the checkout, else the same name in
+    ../shared/data/ beside it; None if none is given or found. This is the only place that
+    looks for it."""
     for p in (flag, (cfg or {}).get("candidates"), os.environ.get(ENV)):
         if p:
             return Path(p)
-    return LOCAL_COPY if LOCAL_COPY.is_file() else None
+    return next((p for p in LOCAL_COPIES if p.is_file()), None)
 
 
 # What every profile agrees on, checked when no profile is given (a submission or GT read
@@ -107,27 +111,51 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
-def load_candidates(path, space: SearchSpace | None = None) -> list:
-    """[(key, code)] of a candidate file, in file order."""
-    return [(k, v["arch"]) for k, v in read_official(path, space).items()]
+class Candidate(NamedTuple):
+    key: str
+    code: str           # canonical: the validated 52-char form, what every library function takes
+    arch: str           # as the file wrote it (51 or 52 chars), what the submission writes back
 
 
-def submission_dict(keys_codes, scores) -> dict:
-    """The official structure, validated: same keys, same codes, finite scores."""
-    keys_codes = list(keys_codes)
-    if len(scores) != len(keys_codes):
-        raise CandidateError(f"submission: {len(scores)} scores for {len(keys_codes)} candidates")
+def load_candidates(path, space: SearchSpace) -> list:
+    """[Candidate] of a candidate file, in file order, every code validated against `space`."""
+    return [Candidate(k, space.canonical(v["arch"]), v["arch"]) for k, v in read_official(path, space).items()]
+
+
+def submission_dict(candidates, scores) -> dict:
+    """The official structure, validated: the candidates' keys and codes (as their file
+    wrote them), finite scores."""
+    candidates = list(candidates)
+    if len(scores) != len(candidates):
+        raise CandidateError(f"submission: {len(scores)} scores for {len(candidates)} candidates")
     out = {}
-    for (key, code), s in zip(keys_codes, scores):
+    for c, s in zip(candidates, scores):
         s = float(s)
         if not math.isfinite(s):
-            raise CandidateError(f"submission: entry {quote(key)} ({quote(code)}) has a non-finite score {s}")
-        out[key] = {"arch": code, "acc": s}
+            raise CandidateError(f"submission: entry {quote(c.key)} ({quote(c.arch)}) has a non-finite score {s}")
+        out[c.key] = {"arch": c.arch, "acc": s}
     return out
 
 
-def write_submission(path, keys_codes, scores) -> dict:
+def write_submission(path, candidates, scores) -> dict:
     from .io_utils import atomic_write_json
-    sub = submission_dict(keys_codes, scores)
+    sub = submission_dict(candidates, scores)
     atomic_write_json(path, sub)
     return sub
+
+
+def codes_from_items(items, space: SearchSpace) -> list:
+    """[(key or None, canonical code)] from command-line items: official-format JSON files
+    (their keys kept), text files of one code per line (`#` comments), or codes."""
+    from .io_utils import read_text_file
+    out = []
+    for item in items:
+        p = Path(item)
+        if p.suffix == ".json":
+            out += [(c.key, c.code) for c in load_candidates(p, space)]
+        elif p.exists():
+            lines = read_text_file(p, "code file").splitlines()
+            out += [(None, space.canonical(ln.split()[0])) for ln in lines if ln.strip() and not ln.startswith("#")]
+        else:
+            out.append((None, space.canonical(item)))
+    return out

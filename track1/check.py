@@ -6,7 +6,6 @@ import json
 import math
 import warnings
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,21 +21,11 @@ ERROR_CORR = 0.5
 RESOLVE_Z = 2.0
 
 
-@lru_cache(maxsize=4)
-def profile_space(config=None, overrides: tuple = ()):
-    """The search space every code is validated against (default: the fashion_mnist profile,
-    which holds the official candidates' sub-space)."""
-    from .config import load_config
-    from .profile import Profile
-    return Profile.from_config(load_config(config, list(overrides))).space
-
-
-def join(sub: dict, gt: dict, subset: bool = False, space=None, what: str = "submission"):
+def join(sub: dict, gt: dict, space, subset: bool = False, what: str = "submission"):
     """(pred, true, keys) paired by key. Every GT key must be in the submission with the same
     code (compared in full, in canonical form: the 51- and 52-char forms of one code agree,
     an image-size char that differs does not); without `subset`, the submission must not
     hold other keys either."""
-    space = space or profile_space()
 
     def canon(code, whose, key):
         try:
@@ -93,7 +82,7 @@ def _check_finite(figures: dict, what: str):
 def _load_pair(sub_path, gt_path, subset, space, what):
     gt = read_official(gt_path, space, need_acc=True, what="GT file")
     sub = read_official(sub_path, space, need_acc=True, what=what)
-    pred, true, keys = join(sub, gt, subset, space, what)
+    pred, true, keys = join(sub, gt, space, subset, what)
     if len(keys) < 3:
         raise CandidateError(f"only {len(keys)} codes joined: need at least 3 for rank correlations")
     if np.ptp(pred) == 0:
@@ -109,12 +98,11 @@ def _check_boot(boot, least: int):
         raise CandidateError(f"--boot must be at least {least} ({why}), got {boot}")
 
 
-def check_files(sub_path, gt_path, boot: int = 1000, subset: bool = False, plot: str | None = None,
-                config=None, overrides=()) -> CheckResult:
+def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False) -> CheckResult:
     """The leaderboard figures of one submission against a GT, with bootstrap intervals, and,
-    for a GT with per-seed values, its noise statistics (`gt_noise`, `noise_figures`)."""
+    for a GT with per-seed values, its noise statistics (`gt_noise`, `noise_figures`). Every
+    code is validated against `space` (the official candidates' sub-space: fashion_mnist's)."""
     _check_boot(boot, 0)
-    space = profile_space(config, tuple(overrides))
     pred, true, keys = _load_pair(sub_path, gt_path, subset, space, "submission")
     with _quiet():
         figures = all_metrics(pred, true)
@@ -125,8 +113,6 @@ def check_files(sub_path, gt_path, boot: int = 1000, subset: bool = False, plot:
             res["gt_noise"] = {**noise, **noise_figures(noise, len(keys), res["kendall_tau"], res["pearson_abs"])}
         if boot:
             res["ci"] = bootstrap_ci(pred, true, n_boot=boot)
-    if plot:
-        res.plot(plot)
     return res
 
 
@@ -177,13 +163,11 @@ def verdict(ci) -> str:
     return "A > B" if ci[0] > 0 else "B > A"
 
 
-def compare_files(a_path, b_path, gt_path, boot: int = 2000, subset: bool = False, config=None,
-                  overrides=()) -> dict:
+def compare_files(a_path, b_path, gt_path, space, boot: int = 2000, subset: bool = False) -> dict:
     """Two submissions on one GT: a paired bootstrap over the GT's codes (one resample, both
     submissions) of the differences A - B in Kendall tau, |Pearson| and Spearman, each with
     a 95% interval and a verdict; the overall verdict is Kendall tau's (board B)."""
     _check_boot(boot, 1)
-    space = profile_space(config, tuple(overrides))
     pred_a, true, keys = _load_pair(a_path, gt_path, subset, space, "submission A")
     pred_b, _, _ = _load_pair(b_path, gt_path, subset, space, "submission B")
     with _quiet():

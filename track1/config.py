@@ -9,12 +9,12 @@ import copy
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import yaml
 
 from .errors import UserError, describe, not_a_file, quote
+from .profile import Profile
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "configs"
@@ -79,147 +79,146 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
-def _schema():
-    I, Fl, B, S = "int", "float", "bool", "str"
-    return {
+I, Fl, B, S = "int", "float", "bool", "str"
+
+# The schema: every key of a config, its type and range (values live in configs/*.yaml).
+SCHEMA = {
+    "seed": Field(I, 0),
+    "profile": {
+        "name": Field(S),
+        "image_size": Field(I, 8, 1024),
+        "in_channels": Field(I, 1, 16),
+        "num_classes": Field(I, 2, 100000),
+        "stem_kernel": Field(I, 1, 11),
+        "stem_stride": Field(I, 1, 4),
+        "stem_pool": Field(B),
+        "base_channels": Field("list:int", 1, 4096, length=4),
+        "divisor": Field(I, 1, 64),
+        "strides": Field("list:int", 1, 2, length=4),
+        "depth_range": Field("list:list:int", 1, 8, length=4),
+        "stem_codes": Field("list:int", 1, 7),
+        "stage_codes": Field("list:list:int", 1, 7, length=4),
+    },
+    "data": {
+        "dataset": Field(S, choices=("fashion_mnist", "imagenet")),
+        "root": Field(S, null=True),
+        "val_size": Field(I, 0),
+        "split_seed": Field(I, 0),
+        "pad_crop": Field(I, 0, 64),
+        "flip": Field(B),
+        "workers": Field(I, 0, 64),
+    },
+    "candidates": Field(S, null=True),
+    "score": {
+        "images": Field(I, 1),
+        "bn": Field(S, choices=("running", "recal", "batch")),
+        "recal_images": Field(I, 1),
+        "metric": Field(S, choices=("acc", "neg_loss", "prob")),
+        "engine": Field(S, choices=("static", "dygraph")),
+        "group": Field(I, 1, 1024),
+        "share_prefix": Field(B),
+        "specialise_depth": Field(B),
+        "chunk": Field(I, 1),
+        "jobs": Field(I, 1, 256),
         "seed": Field(I, 0),
-        "profile": {
-            "name": Field(S),
-            "image_size": Field(I, 8, 1024),
-            "in_channels": Field(I, 1, 16),
-            "num_classes": Field(I, 2, 100000),
-            "stem_kernel": Field(I, 1, 11),
-            "stem_stride": Field(I, 1, 4),
-            "stem_pool": Field(B),
-            "base_channels": Field("list:int", 1, 4096, length=4),
-            "divisor": Field(I, 1, 64),
-            "strides": Field("list:int", 1, 2, length=4),
-            "depth_range": Field("list:list:int", 1, 8, length=4),
-            "stem_codes": Field("list:int", 1, 7),
-            "stage_codes": Field("list:list:int", 1, 7, length=4),
-        },
-        "data": {
-            "dataset": Field(S, choices=("fashion_mnist", "imagenet")),
-            "root": Field(S, null=True),
-            "val_size": Field(I, 0),
-            "split_seed": Field(I, 0),
-            "pad_crop": Field(I, 0, 64),
-            "flip": Field(B),
-            "workers": Field(I, 0, 64),
-        },
-        "candidates": Field(S, null=True),
-        "score": {
-            "images": Field(I, 1),
-            "bn": Field(S, choices=("running", "recal", "batch")),
-            "recal_images": Field(I, 1),
-            "metric": Field(S, choices=("acc", "neg_loss", "prob")),
-            "engine": Field(S, choices=("static", "dygraph")),
-            "group": Field(I, 1, 1024),
-            "share_prefix": Field(B),
-            "specialise_depth": Field(B),
-            "chunk": Field(I, 1),
-            "jobs": Field(I, 1, 256),
-            "seed": Field(I, 0),
-        },
-        "proxies": {
-            "batch_size": Field(I, 2, 4096),
-            "image_size": Field(I, 8, 1024, null=True),
-            "seed": Field(I, 0),
-            "data": Field(S, choices=("real", "random")),
-            "zen_repeats": Field(I, 1, 100),
-            "zen_mixup": Field(Fl, 0.0, 1.0),
-            "cache_dir": Field(S),
-        },
-        "train": {
-            "strategy": Field(S),
-            "engine": Field(S, choices=("static", "dygraph")),
-            "sample_from": Field(S, choices=("space", "candidates")),
-            "epochs": Field(Fl, above=0.0, why="nothing to train"),
-            "train_images": Field(I, 1),
-            "batch_size": Field(I, 1),
-            "lr": Field(Fl, 0.0),
-            "momentum": Field(Fl, 0.0, 1.0),
-            "nesterov": Field(B),
-            "weight_decay": Field(Fl, 0.0),
-            "warmup_epochs": Field(Fl, 0.0),
-            "label_smoothing": Field(Fl, 0.0, 0.5),
-            "augment": Field(B),
-            "threads": Field(I, 1, 256),
-            "init": Field(S, null=True),
-            "out_dir": Field(S),
-            "eval_images": Field(I, 0),
-            "bn_recalib_images": Field(I, 0),
-            "rank_every": Field(I, 0),
-            "gt": Field(S, null=True),
-            "log_every": Field(I, 1),
-        },
-        "sandwich": {
-            "n_random": Field(I, 0, 16),
-            "temperature": Field(Fl, 0.01, 100.0),
-        },
-        "progressive": {
-            "phases": Field("list:dict", items={
-                "epochs": Field(Fl, 0.0), "depth": Field(B), "width": Field(B),
-                "base": Field(S, choices=("spos", "sandwich")), "open": Field("list:int", 0, 3)}),
-            "branch_groups": Field("list:list:int", 1, 7),
-            "branch_stages": Field("list:int", 0, 3),
-        },
-        "rdnas": {
-            "teacher": Field(S),
-            "margin": Field(Fl, 0.0),
-            "lambda_max": Field(Fl, 0.0),
-            "ramp_epochs": Field(Fl, 0.0),
-            "sampler": Field(S, choices=("none", "hamming", "group")),
-            "threshold_quantile": Field(Fl, 0.0, 0.99),
-            "near_weight": Field(Fl, 0.0),
-            "far_weight": Field(Fl, 0.0),
-            "depth_groups": Field("list:list:list:int", 1, 8, length=4),
-            "width_groups": Field("list:list:int", 1, 7),
-            "pairs": Field(S, choices=("all", "random")),
-        },
-        "nar": {
-            "d_model": Field(I, 8, 1024),
-            "heads": Field(I, 1, 32),
-            "layers": Field(I, 1, 12),
-            "tiers": Field(I, 2, 20),
-            "dropout": Field(Fl, 0.0, 0.9),
-            "tier_momentum": Field(Fl, 0.0, 1.0),
-            "tier_weight": Field(Fl, 0.0),
-            "epochs": Field(I, 1),
-            "batch_size": Field(I, 2),
-            "lr": Field(Fl, 0.0),
-            "weight_decay": Field(Fl, 0.0),
-            "bins": Field(I, 2, 1000),
-            "threshold": Field(Fl, 0.0, 1.0),
-            "proposals": Field(I, 1),
-            "seed": Field(I, 0),
-            "out": Field(S),
-        },
-        "standalone": {
-            "train_images": Field(I, 1),
-            "epochs": Field(Fl, above=0.0, why="nothing to train"),
-            "batch_size": Field(I, 1),
-            "optimizer": Field(S, choices=("momentum",)),    # SGD with (Nesterov) momentum: the trainer has no other
-            "lr": Field(Fl, 0.0),
-            "momentum": Field(Fl, 0.0, 1.0),
-            "nesterov": Field(B),
-            "weight_decay": Field(Fl, 0.0),
-            "schedule": Field(S, choices=("cosine", "constant")),
-            "warmup_epochs": Field(Fl, 0.0),
-            "label_smoothing": Field(Fl, 0.0, 0.5),
-            "zero_init_last_bn": Field(B),
-            "augment": Field(B),
-            "average_from": Field(Fl, 0.0, 0.95),
-            "bn_recalib_images": Field(I, 0),
-            "eval_images": Field(I, 1),
-            "eval_batch_size": Field(I, 1),
-            "backend": Field(S, choices=("static", "dygraph")),
-            "threads": Field(I, 1, 256),
-        },
-    }
-
-
-SCHEMA = _schema()
+    },
+    "proxies": {
+        "batch_size": Field(I, 2, 4096),
+        "image_size": Field(I, 8, 1024, null=True),
+        "seed": Field(I, 0),
+        "data": Field(S, choices=("real", "random")),
+        "zen_repeats": Field(I, 1, 100),
+        "zen_mixup": Field(Fl, 0.0, 1.0),
+        "cache_dir": Field(S),
+    },
+    "train": {
+        # The training strategies (train/strategies.py's registry; a test keeps the two equal).
+        "strategy": Field(S, choices=("spos", "sandwich", "progressive", "rdnas")),
+        "engine": Field(S, choices=("static", "dygraph")),
+        "sample_from": Field(S, choices=("space", "candidates")),
+        "epochs": Field(Fl, above=0.0, why="nothing to train"),
+        "train_images": Field(I, 1),
+        "batch_size": Field(I, 1),
+        "lr": Field(Fl, 0.0),
+        "momentum": Field(Fl, 0.0, 1.0),
+        "nesterov": Field(B),
+        "weight_decay": Field(Fl, 0.0),
+        "warmup_epochs": Field(Fl, 0.0),
+        "label_smoothing": Field(Fl, 0.0, 0.5),
+        "augment": Field(B),
+        "threads": Field(I, 1, 256),
+        "init": Field(S, null=True),
+        "out_dir": Field(S),
+        "eval_images": Field(I, 0),
+        "bn_recalib_images": Field(I, 0),
+        "rank_every": Field(I, 0),
+        "gt": Field(S, null=True),
+        "log_every": Field(I, 1),
+    },
+    "sandwich": {
+        "n_random": Field(I, 0, 16),
+        "temperature": Field(Fl, 0.01, 100.0),
+    },
+    "progressive": {
+        "phases": Field("list:dict", items={
+            "epochs": Field(Fl, 0.0), "depth": Field(B), "width": Field(B),
+            "base": Field(S, choices=("spos", "sandwich")), "open": Field("list:int", 0, 3)}),
+        "branch_groups": Field("list:list:int", 1, 7),
+        "branch_stages": Field("list:int", 0, 3),
+    },
+    "rdnas": {
+        "teacher": Field(S),
+        "margin": Field(Fl, 0.0),
+        "lambda_max": Field(Fl, 0.0),
+        "ramp_epochs": Field(Fl, 0.0),
+        "sampler": Field(S, choices=("none", "hamming", "group")),
+        "threshold_quantile": Field(Fl, 0.0, 0.99),
+        "near_weight": Field(Fl, 0.0),
+        "far_weight": Field(Fl, 0.0),
+        "depth_groups": Field("list:list:list:int", 1, 8, length=4),
+        "width_groups": Field("list:list:int", 1, 7),
+        "pairs": Field(S, choices=("all", "random")),
+    },
+    "nar": {
+        "d_model": Field(I, 8, 1024),
+        "heads": Field(I, 1, 32),
+        "layers": Field(I, 1, 12),
+        "tiers": Field(I, 2, 20),
+        "dropout": Field(Fl, 0.0, 0.9),
+        "tier_momentum": Field(Fl, 0.0, 1.0),
+        "tier_weight": Field(Fl, 0.0),
+        "epochs": Field(I, 1),
+        "batch_size": Field(I, 2),
+        "lr": Field(Fl, 0.0),
+        "weight_decay": Field(Fl, 0.0),
+        "bins": Field(I, 2, 1000),
+        "threshold": Field(Fl, 0.0, 1.0),
+        "proposals": Field(I, 1),
+        "seed": Field(I, 0),
+        "out": Field(S),
+    },
+    "standalone": {
+        "train_images": Field(I, 1),
+        "epochs": Field(Fl, above=0.0, why="nothing to train"),
+        "batch_size": Field(I, 1),
+        "optimizer": Field(S, choices=("momentum",)),    # SGD with (Nesterov) momentum: the trainer has no other
+        "lr": Field(Fl, 0.0),
+        "momentum": Field(Fl, 0.0, 1.0),
+        "nesterov": Field(B),
+        "weight_decay": Field(Fl, 0.0),
+        "schedule": Field(S, choices=("cosine", "constant")),
+        "warmup_epochs": Field(Fl, 0.0),
+        "label_smoothing": Field(Fl, 0.0, 0.5),
+        "zero_init_last_bn": Field(B),
+        "augment": Field(B),
+        "average_from": Field(Fl, 0.0, 0.95),
+        "bn_recalib_images": Field(I, 0),
+        "eval_images": Field(I, 1),
+        "eval_batch_size": Field(I, 1),
+        "backend": Field(S, choices=("static", "dygraph")),
+        "threads": Field(I, 1, 256),
+    },
+}
 
 
 class Node(dict):
@@ -230,9 +229,6 @@ class Node(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
-
-    def to_dict(self):
-        return json.loads(json.dumps(self))
 
 
 def _wrap(d):
@@ -437,16 +433,14 @@ def _cross_check(cfg):
         # Their first blocks then keep the identity shortcut when widths agree and project
         # otherwise: a per-candidate choice the masked and grouped forwards do not model.
         raise ConfigError(f"config key 'profile.strides': stages 2-4 must have stride 2, got {list(p.strides)}")
-    from .profile import Profile
-    Profile.from_config(cfg)          # the space's own checks (depth limits, stem/stage agreement)
+    try:
+        Profile.from_section(p)       # the space's own checks (depth limits, stem/stage agreement)
+    except ValueError as e:
+        raise ConfigError(f"profile '{p.name}': {e}") from None
     for sec in ("standalone", "train"):
-        st = cfg[sec]
-        if st.warmup_epochs > st.epochs:
-            raise ConfigError(f"config key '{sec}.warmup_epochs': {st.warmup_epochs} exceeds epochs {st.epochs}")
-    from .train.strategies import STRATEGIES
-    if cfg.train.strategy not in STRATEGIES:
-        raise ConfigError(f"config key 'train.strategy': unknown strategy '{cfg.train.strategy}' "
-                          f"(known: {', '.join(STRATEGIES.names())})")
+        section = cfg[sec]
+        if section.warmup_epochs > section.epochs:
+            raise ConfigError(f"config key '{sec}.warmup_epochs': {section.warmup_epochs} exceeds epochs {section.epochs}")
     pr = cfg.progressive
     if not pr.phases:
         raise ConfigError("config key 'progressive.phases': needs at least one phase")
@@ -471,8 +465,3 @@ def section_hash(section) -> str:
     """A short stable hash of a config section (protocol identity for result files)."""
     blob = json.dumps(section, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def env_path(value, env: str):
-    """A path from the config, else from the environment variable `env`, else None."""
-    return value if value else (os.environ.get(env) or None)

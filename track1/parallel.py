@@ -33,7 +33,6 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": 
 
 def worker_env(threads: int):
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("GLOG_minloglevel", "2")
 
 
 class WorkerError(UserError, RuntimeError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .space import Arch, NetSpec, SearchSpace
+from .space import NetSpec, SearchSpace
 
 
 def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -30,14 +30,10 @@ class Profile:
         object.__setattr__(self, "_costs", {})     # code -> cost; a frozen dataclass holds it
 
     @classmethod
-    def from_config(cls, cfg) -> "Profile":
-        from .config import ConfigError
-        p = cfg["profile"] if "profile" in cfg else cfg
-        try:
-            space = SearchSpace(p["base_channels"], p["divisor"], p["depth_range"], p["stem_codes"],
-                                p["stage_codes"], p["strides"])
-        except ValueError as e:
-            raise ConfigError(f"profile '{p['name']}': {e}") from None
+    def from_section(cls, p) -> "Profile":
+        """The profile of a config's `profile` section (ValueError if its space is invalid)."""
+        space = SearchSpace(p["base_channels"], p["divisor"], p["depth_range"], p["stem_codes"],
+                            p["stage_codes"], p["strides"])
         return cls(p["name"], space, p["image_size"], p["in_channels"], p["num_classes"],
                    p["stem_kernel"], p["stem_stride"], p["stem_pool"])
 
@@ -62,11 +58,8 @@ class Profile:
         return [batch, self.in_channels, self.image_size, self.image_size]
 
     # ------------------------------------------------------------- codes
-    def parse(self, code: str) -> Arch:
-        return self.space.parse(code)
-
     def spec(self, arch_or_code) -> NetSpec:
-        arch = self.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
+        arch = self.space.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
         return self.space.net_spec(arch)
 
     # ------------------------------------------------------------- cost
@@ -111,7 +104,7 @@ class Profile:
 
     def describe(self, arch_or_code) -> dict:
         """The parsed structure, for tools/arch.py: depths, per-conv channels, projections."""
-        arch = self.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
+        arch = self.space.parse(arch_or_code) if isinstance(arch_or_code, str) else arch_or_code
         spec = self.space.net_spec(arch)
         stages = []
         for s in range(4):

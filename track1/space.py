@@ -14,7 +14,7 @@ ratio RATIOS[k-1] of the stage's base width, rounded by `make_divisible`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -302,13 +302,29 @@ class SearchSpace:
         return self.encode(self.extreme(False))
 
 
+# ---------------------------------------------------------------- code positions
+# Nothing outside this module indexes into a code: callers use these.
+DEPTH_CHARS = range(0, NUM_STAGES)          # positions in the 51-char body: the four depths,
+WIDTH_CHARS = range(NUM_STAGES, RULES_LEN)  # then the stem width and two width digits per block slot
+
+
+def body(code: str) -> str:
+    """The 51-char rules form without validation: it identifies a code in either form."""
+    return code[-RULES_LEN:]
+
+
+def digits(code: str) -> np.ndarray:
+    """The 51 digits of a code's body, as uint8."""
+    return np.frombuffer(body(code).encode(), np.uint8) - 48
+
+
 def hamming(a: str, b: str) -> int:
-    """Positions at which two codes of the same form differ."""
-    if len(a) != len(b):
-        raise ValueError(f"codes of different lengths ({len(a)} and {len(b)}) have no Hamming distance")
-    return sum(x != y for x, y in zip(a, b))
+    """Positions at which the bodies of two codes (either form) differ."""
+    return int((digits(a) != digits(b)).sum())
 
 
-def arch_matrix(archs: Iterable[Arch]) -> np.ndarray:
-    """Codes as an int matrix (one row of 51 digits each), for vectorised distances."""
-    return np.array([[int(ch) for ch in SearchSpace.encode(a, RULES_LEN)] for a in archs], dtype=np.int8)
+def prefix_key(code: str) -> str:
+    """What decides the stem and stage 1 of a code's network: stage-1 depth, stem width and
+    the stage-1 block widths. Codes sharing it share their stem + stage-1 computation."""
+    c = body(code)
+    return c[DEPTH_CHARS[0]] + c[WIDTH_CHARS[0]:WIDTH_CHARS[0] + 1 + 2 * MAX_DEPTHS[0]]

@@ -1,4 +1,4 @@
-"""The split container and the dispatcher by dataset name."""
+"""The in-memory split container, its augmentation, and fixed subsets."""
 from __future__ import annotations
 
 import numpy as np
@@ -86,11 +86,10 @@ def augment_batch(raw: np.ndarray, rng: np.random.Generator, pad: int, flip: boo
     return out
 
 
-def load_splits(cfg, root: str | None = None) -> dict:
-    """{'train', 'val', 'test'} splits of the config's dataset."""
-    d = cfg["data"]
-    if d["dataset"] == "fashion_mnist":
-        from .fashion_mnist import load_fashion_mnist_splits
-        return load_fashion_mnist_splits(root or d["root"], d["val_size"], d["split_seed"])
-    from .imagenet import load_imagenet_splits
-    return load_imagenet_splits(root or d["root"], cfg)
+def fixed_subset(split, n_images: int, split_seed: int):
+    """A fixed seeded subset of `n_images` of a split, the same for every code, seed and
+    strategy (a training protocol's images)."""
+    if n_images >= len(split):
+        return split
+    idx = np.sort(np.random.default_rng(split_seed + 1).permutation(len(split))[:n_images])
+    return split.subset(idx)

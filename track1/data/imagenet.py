@@ -131,24 +131,24 @@ def _random_resized_crop(im, size, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3))
     return im.resize((size, size), Image.BILINEAR)
 
 
-def load_imagenet_splits(root, cfg) -> dict:
+def load_imagenet_splits(root, data, profile) -> dict:
     if not root:
         raise DataError("ImageNet: no data root; set data.root (or --set data.root=PATH) to a folder "
                         "holding train/ and val/ in the ImageFolder layout")
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"ImageNet: data root {quote(root)} {not_a_folder(root)}")
-    size, workers = cfg["profile"]["image_size"], cfg["data"]["workers"]
+    size, workers, n_classes = profile.image_size, data["workers"], profile.num_classes
     classes, files, labels = scan(root / "train")
-    if len(classes) != cfg["profile"]["num_classes"]:
+    if len(classes) != n_classes:
         raise DataError(f"ImageNet: {quote(root / 'train')} has {len(classes)} classes, profile.num_classes is "
-                        f"{cfg['profile']['num_classes']}")
+                        f"{n_classes}")
     _, vfiles, vlabels = scan(root / "val", classes)
     full = FolderSplit(files, labels, size, workers, "train")
-    val_size = cfg["data"]["val_size"]
+    val_size = data["val_size"]
     if not 0 <= val_size < len(full):
         raise DataError(f"data.val_size {val_size} must be below the {len(full)} training images")
-    perm = np.random.default_rng(cfg["data"]["split_seed"]).permutation(len(full))
+    perm = np.random.default_rng(data["split_seed"]).permutation(len(full))
     return {"train": full.subset(np.sort(perm[val_size:]), "train"),
             "val": full.subset(np.sort(perm[:val_size]), "val"),
             "test": FolderSplit(vfiles, vlabels, size, workers, "test")}

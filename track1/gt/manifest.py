@@ -24,15 +24,13 @@ def manifest(runs_path, gt_path, metric: str, runs, gt, protocol: dict) -> dict:
             "date": datetime.date.today().isoformat()}
 
 
-def write_gt(runs_path, out, metric: str = "acc", config=None, overrides=(), warn=lambda msg: None) -> str:
+def write_gt(runs_path, out, cfg, metric: str = "acc", warn=lambda msg: None) -> str:
     """Results file -> official-format GT `out` (`to_gt`) + manifest.json beside it, after
     checking that the config given is the one the runs were trained under (the manifest
     records its protocol). Returns the line to print."""
-    from ..config import load_config
     from ..io_utils import atomic_write_json
-    from .protocol import protocol_hash
+    from ..standalone.protocol import protocol_hash
     runs = load_runs(runs_path, warn)
-    cfg = load_config(config, list(overrides))
     mine = protocol_hash(cfg)
     if runs[0].get("protocol") != mine:
         raise CandidateError(f"'{runs_path}' was trained under protocol {runs[0].get('protocol')}, the config given "

@@ -10,15 +10,16 @@ import os
 import sys
 import time
 
+from ..errors import UserError
 from ..io_utils import FileLock, append_line, read_jsonl
 from ..parallel import worker_env, worker_pool
 from ..version import code_version
-from .protocol import protocol_hash
+from ..standalone.protocol import protocol_hash
 
 _WORKER = {}
 
 
-class ProtocolMismatch(RuntimeError):
+class ProtocolMismatch(UserError, RuntimeError):
     pass
 
 
@@ -32,11 +33,10 @@ def finished_pairs(path, protocol: str) -> set:
     return done
 
 
-def _init_worker(cfg, threads, parent):
+def _init_worker(standalone, data, profile, threads, parent):
     worker_env(threads)
-    import track1  # noqa: F401  (silences Paddle's import-time warning)
     from ..data import load_splits
-    _WORKER.update(cfg=cfg, splits=load_splits(cfg), parent=parent)
+    _WORKER.update(st=standalone, data=data, profile=profile, splits=load_splits(data, profile), parent=parent)
 
 
 def _orphan_check(step, total, loss):
@@ -46,23 +46,32 @@ def _orphan_check(step, total, loss):
 
 
 def _run_task(task):
-    from .trainer import train_one
+    from ..standalone.trainer import train_one
     key, code, seed, curve, predictions = task
+    w = _WORKER
     try:
-        rec = train_one(_WORKER["cfg"], code, seed, _WORKER["splits"], curve=curve, on_step=_orphan_check,
-                        predictions=predictions)
+        rec = train_one(w["st"], w["data"], w["profile"], code, seed, w["splits"], curve=curve,
+                        on_step=_orphan_check, predictions=predictions)
     except FloatingPointError as e:
         # Training is deterministic: a rerun would diverge again and block the build. The run
         # is recorded as a fact of the protocol; summaries and GT files leave it out.
-        from ..profile import Profile
-        rec = {"arch": code, "seed": int(seed), "diverged": str(e), **Profile.from_config(_WORKER["cfg"]).cost(code)}
+        rec = {"arch": code, "seed": int(seed), "diverged": str(e), **w["profile"].cost(code)}
     return key, rec
 
 
-def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, predictions: bool = False,
+def plan_runs(codes, seeds, order: str = "seed") -> list:
+    """[(key, code, seed)]: `order` seed runs every code with the first seed before the next
+    seed; code runs a code's seeds one after the other (a study's first codes have them all)."""
+    if order == "seed":
+        return [(k, c, s) for s in seeds for k, c in codes]
+    return [(k, c, s) for k, c in codes for s in seeds]
+
+
+def run_all(cfg, profile, tasks, out, jobs: int = 1, curve: bool = False, predictions: bool = False,
             log=print) -> dict:
-    """`tasks`: [(key or None, canonical code, seed)]; `predictions` records each run's
-    per-image predicted classes (for the repeated codes: seed-to-seed disagreement). Returns counts."""
+    """Run `tasks` ([(key or None, canonical code, seed)]) under the protocol of `cfg` into
+    the results file `out`; `predictions` records each run's per-image predicted classes (for
+    the repeated codes: seed-to-seed disagreement). Returns counts."""
     protocol = protocol_hash(cfg)
     version = code_version()
     threads = cfg["standalone"]["threads"]
@@ -76,7 +85,8 @@ def run_all(cfg, tasks, out, jobs: int = 1, curve: bool = False, predictions: bo
         if not todo:
             return {"asked": len(tasks), "done_before": len(tasks), "ran": 0}
         t0, ran = time.time(), 0
-        with worker_pool(jobs, _init_worker, (cfg, threads, os.getpid()), maxtasksperchild=8) as pool:
+        init = (cfg["standalone"], cfg["data"], profile, threads, os.getpid())
+        with worker_pool(jobs, _init_worker, init, maxtasksperchild=8) as pool:
             for key, rec in pool.imap_unordered(_run_task, todo):
                 rec.update(protocol=protocol, code_version=version,
                            finished=time.strftime("%Y-%m-%dT%H:%M:%S"))

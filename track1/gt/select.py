@@ -25,8 +25,8 @@ def select_codes(keys_codes, profile, n: int = 100, repeats: int = 20, seed: int
     for stratum in strata:
         draws = rng.choice(stratum, size=min(pool, len(stratum)), replace=False)
         best = min(draws, key=lambda i: sum(counts[(s, d)] for s, d in
-                                            enumerate(profile.parse(keys_codes[i][1]).depths)))
-        for s, d in enumerate(profile.parse(keys_codes[best][1]).depths):
+                                            enumerate(profile.space.parse(keys_codes[i][1]).depths)))
+        for s, d in enumerate(profile.space.parse(keys_codes[best][1]).depths):
             counts[(s, d)] += 1
         chosen.append(int(best))
     codes = [(keys_codes[i][0], keys_codes[i][1], int(macs[i])) for i in chosen]
@@ -44,21 +44,16 @@ def spread_order(items, key) -> list:
     return [items[i] for i in sorted(range(n), key=lambda i: (rev(i), i))]
 
 
-def write_selection(out, candidates=None, n: int = 100, repeats: int = 20, seed: int = 0, config=None,
-                    overrides=()) -> str:
+def write_selection(out, cfg, prof, candidates=None, n: int = 100, repeats: int = 20, seed: int = 0) -> str:
     """`select_codes` on the candidate file (flag, config or environment) -> a selection file
     naming its rule; returns the line to print."""
     from ..candidates import CandidateError, load_candidates, resolve_path
-    from ..config import load_config
     from ..io_utils import atomic_write_json
-    from ..profile import Profile
-    cfg = load_config(config, list(overrides))
-    prof = Profile.from_config(cfg)
     path = resolve_path(candidates, cfg)
     if path is None:
         raise CandidateError("no candidate file: pass --candidates, set config 'candidates' or $TRACK1_CANDIDATES")
     try:
-        sel = select_codes(load_candidates(path, prof.space), prof, n, repeats, seed)
+        sel = select_codes([(c.key, c.code) for c in load_candidates(path, prof.space)], prof, n, repeats, seed)
     except CandidateError:
         raise
     except ValueError as e:              # n or repeats out of range for this file

@@ -11,7 +11,7 @@ import numpy as np
 from ..candidates import CandidateError
 from ..metrics import (icc, icc_interval, kendall, pearson, residual_icc, residual_icc_interval, spearman,
                        tau_ceiling)
-from .predictions import disagreement
+from ..standalone.predictions import disagreement
 
 # Every test metric a stand-alone run can record (tools/train_standalone.py): last iterate
 # and tail weight average, plain and flip-averaged. Losses are low-is-good.
@@ -177,7 +177,7 @@ def seed_disagreement(runs, field: str, seeds=(0, 1)) -> dict | None:
                 rates.append(disagreement(by[(arch, seeds[0])], by[(arch, seeds[1])]))
             except (ValueError, TypeError, AttributeError) as e:
                 raise CandidateError(f"runs of {arch}: '{field}' is not a label array of "
-                                     f"track1.gt.predictions ({e})") from None
+                                     f"track1.standalone.predictions ({e})") from None
     return {"mean": float(np.mean(rates)), "n_codes": len(rates)} if rates else None
 
 

@@ -1,5 +1,5 @@
 """Networks of the space: the plain stand-alone model and the weight-sharing supernet."""
-from .standalone import StandaloneNet, build_standalone
+from .standalone import StandaloneNet
 from .supernet import SuperNet
 
-__all__ = ["StandaloneNet", "build_standalone", "SuperNet"]
+__all__ = ["StandaloneNet", "SuperNet"]

@@ -16,6 +16,7 @@ import paddle
 import paddle.nn.functional as F
 
 from ..space import MAX_DEPTHS, NUM_STAGES
+from .blocks import PlainOps, run_slots
 
 
 class MaskLayout:
@@ -96,40 +97,63 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
     `stem` / `head` run part of the net, so a shared prefix (stem + stage 1) can be computed
     once for many candidates. `depths` (one per stage): build only those blocks, ungated: a
     program specialised to the depths of the candidates it scores, not paying for their
-    absent blocks. (Several candidates per run: scoring/grouped.py.)"""
+    absent blocks. (Several candidates per run: grouped.py.)"""
     blocks = supernet.blocks
     bn = bn or _bn
-    sel = lambda name: layout.segment(vec, name)  # noqa: E731
-
     out0 = layout.part(vec, "out0")
     h = x
     if stem:
-        st = blocks[0]
-        h = F.relu(bn(st.bn, st.conv(x))) * out0
-        if st.pool:
+        stem_block = blocks[0]
+        h = F.relu(bn(stem_block.bn, stem_block.conv(x))) * out0
+        if stem_block.pool:
             h = F.max_pool2d(h, 3, 2, 1)
-    for s in stages:
-        out = out0 if s == 0 else layout.part(vec, f"out{s}")
+    outs = {0: out0}
+
+    def block_ops(s, i, blk):
+        if s not in outs:
+            outs[s] = layout.part(vec, f"out{s}")
         branched = s in supernet.branch_stages
-        for i, idx in enumerate(supernet.slots[s]):
-            if depths is not None and i >= depths[s]:
-                break
-            blk = blocks[idx]
-            mid = layout.part(vec, f"mid{s}.{i}")
-            sel_mid = sel(f"br{s}.{i}.mid") if branched else None
-            sel_out = sel(f"br{s}.{i}.out") if branched else None
-            y = F.relu(bn(blk.bn1, _conv(blk.conv1, h, sel_mid))) * mid
-            y = bn(blk.bn2, _conv(blk.conv2, y, sel_out)) * out
-            if blk.downsample is not None:
-                sc = bn(blk.downsample[1], _conv(blk.downsample[0], h, sel_out)) * out
-            else:
-                sc = h
-            y = F.relu(y + sc)
-            if depths is None and i >= layout.min_depths[s]:
-                g = layout.part(vec, f"gate{s}.{i}")
-                y = y * g + h * (1.0 - g)
-            h = y
+        return MaskedOps(blk, bn, layout.part(vec, f"mid{s}.{i}"), outs[s],
+                         layout.segment(vec, f"br{s}.{i}.mid") if branched else None,
+                         layout.segment(vec, f"br{s}.{i}.out") if branched else None)
+
+    def gate(s, i, y, h):
+        g = layout.part(vec, f"gate{s}.{i}")
+        return y * g + h * (1.0 - g)
+
+    h = run_slots(supernet, h, stages, depths, block_ops, gate, layout.min_depths)
     return blocks[-1](h) if head else h
+
+
+class MaskedOps(PlainOps):
+    """A block at full width: convs of the chosen weight branch, BN by `bn`, the inactive
+    channels zeroed by 0/1 masks after conv1-BN-ReLU (`mid`) and after each output BN (`out`)."""
+
+    def __init__(self, blk, bn, mid_mask, out_mask, sel_mid, sel_out):
+        super().__init__(blk)
+        self.bn, self.mid_mask, self.out_mask, self.sel_mid, self.sel_out = bn, mid_mask, out_mask, sel_mid, sel_out
+
+    def conv1(self, x):
+        return _conv(self.blk.conv1, x, self.sel_mid)
+
+    def bn1(self, x):
+        return self.bn(self.blk.bn1, x)
+
+    def conv2(self, x):
+        return _conv(self.blk.conv2, x, self.sel_out)
+
+    def bn2(self, x):
+        return self.bn(self.blk.bn2, x)
+
+    def mid(self, y):
+        return y * self.mid_mask
+
+    def out(self, y):
+        return y * self.out_mask
+
+    def proj(self, x):
+        ds = self.blk.downsample
+        return self.bn(ds[1], _conv(ds[0], x, self.sel_out))
 
 
 def _bn(layer, x):
@@ -149,10 +173,3 @@ def _conv(layer, x, sel):
         return layer(x)
     w = paddle.add_n([sel[0, b] * layer.branch_weight(b) for b in range(layer.n_branches)])
     return F.conv2d(x, w, stride=layer._stride, padding=layer._padding)
-
-
-def full_width(supernet):
-    """Set every elastic layer to its widest output (masked mode slices nothing)."""
-    for layer in supernet.sublayers():
-        if hasattr(layer, "active_out"):
-            layer.active_out = layer.weight.shape[0]

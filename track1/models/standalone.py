@@ -11,6 +11,7 @@ import paddle.nn as nn
 
 from ..profile import Profile
 from ..space import BlockSpec
+from .blocks import PlainOps, basic_block
 
 _KAIMING = nn.initializer.KaimingNormal()
 
@@ -48,10 +49,7 @@ class BasicBlock(nn.Layer):
                                         nn.BatchNorm2D(spec.cout)) if spec.proj else None
 
     def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        identity = self.downsample(x) if self.downsample is not None else x
-        return self.relu(out + identity)
+        return basic_block(x, PlainOps(self, self.relu))
 
 
 class Head(nn.Layer):
@@ -78,37 +76,3 @@ class StandaloneNet(nn.Layer):
         for b in self.blocks:
             x = b(x)
         return x
-
-
-def build_standalone(profile: Profile, code: str, zero_init_last_bn: bool = False) -> StandaloneNet:
-    return StandaloneNet(profile, code, zero_init_last_bn)
-
-
-def count_layers(model: nn.Layer, input_shape) -> dict:
-    """MACs and trainable params counted layer by layer on a real forward (for testing the
-    analytic cost model): hooks on every Conv2D and Linear record their output shapes."""
-    macs = [0]
-    hooks = []
-
-    def conv_hook(layer, inp, out):
-        k = layer.weight.shape
-        macs[0] += int(out.shape[1] * out.shape[2] * out.shape[3] * k[1] * k[2] * k[3]) * out.shape[0]
-
-    def fc_hook(layer, inp, out):
-        macs[0] += int(layer.weight.shape[0] * layer.weight.shape[1]) * out.shape[0]
-
-    for layer in model.sublayers():
-        if isinstance(layer, nn.Conv2D):
-            hooks.append(layer.register_forward_post_hook(conv_hook))
-        elif isinstance(layer, nn.Linear):
-            hooks.append(layer.register_forward_post_hook(fc_hook))
-    was_training = model.training
-    model.eval()
-    with paddle.no_grad():
-        model(paddle.zeros(input_shape))
-    if was_training:
-        model.train()
-    for h in hooks:
-        h.remove()
-    params = sum(int(p.size) for p in model.parameters() if not p.stop_gradient)
-    return {"macs": macs[0] // input_shape[0], "params": params}

@@ -12,6 +12,7 @@ import paddle.nn.functional as F
 
 from ..profile import Profile
 from ..space import MAX_DEPTHS, NUM_STAGES
+from .blocks import PlainOps, basic_block
 from .elastic import ElasticBatchNorm2D, ElasticConv2D, ElasticLinear
 from .standalone import StandaloneNet
 
@@ -63,11 +64,12 @@ class ElasticBlock(nn.Layer):
             self.downsample[0].active_out, self.downsample[0].active_branch = out, out_branch
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.stride != 1 or x.shape[1] != out.shape[1]:
-            x = self.downsample(x)
-        return F.relu(out + x)
+        return basic_block(x, _ElasticOps(self))
+
+
+class _ElasticOps(PlainOps):
+    def has_proj(self, x, y) -> bool:
+        return self.blk.stride != 1 or x.shape[1] != y.shape[1]
 
 
 class ElasticHead(nn.Layer):
@@ -116,6 +118,18 @@ class SuperNet(nn.Layer):
         self.blocks = nn.LayerList(layers)
         self.active_code = None
         self.set_active_subnet(sp.max_code())
+
+    @classmethod
+    def from_definition(cls, profile: Profile, definition: dict) -> "SuperNet":
+        """The supernet a `definition()` describes (checkpoints store it: scoring rebuilds
+        the trained supernet from it alone)."""
+        return cls(profile, definition.get("branch_groups"), definition.get("branch_stages", ()))
+
+    def definition(self) -> dict:
+        """What shapes this supernet besides the profile: its weight branches."""
+        if not self.branch_stages:
+            return {}
+        return {"branch_groups": self.branch_groups, "branch_stages": list(self.branch_stages)}
 
     def _needs_proj(self, s, stride):
         """Whether any sub-network has a projection at the first block of stage s."""

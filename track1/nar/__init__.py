@@ -5,5 +5,6 @@ Track 1's rule 6 forbids predictor-made accuracies in an official submission: NA
 is for analysis and search; tools/predict.py (the supernet) makes submissions."""
 from .encoding import encode, N_TOKENS, N_FEATURES  # noqa: F401
 from .model import NAR  # noqa: F401
-from .fit import NARError, fit, load, predict, save  # noqa: F401
+from .fit import NARError, fit, load, save  # noqa: F401
+from .model import predict  # noqa: F401
 from .sampler import TierHistograms, propose  # noqa: F401

@@ -8,24 +8,25 @@ import paddle
 import paddle.nn.functional as F
 
 from ..candidates import CandidateError, read_official
-from ..train import checkpoint
+from ..errors import UserError
+from ..runtime import checkpoint
 from .encoding import N_FEATURES, N_TOKENS, encode
 from .model import NAR
 from .sampler import TierHistograms
 
 
-class NARError(ValueError):
+class NARError(UserError, ValueError):
     """Bad NAR input; one line."""
 
 
 def read_labels(path, space) -> tuple:
-    """(keys, codes, accs) of a GT file or a submission (official format, finite 'acc')."""
+    """(keys, canonical codes, accs) of a GT file or a submission (official format, finite 'acc')."""
     try:
         data = read_official(path, space, need_acc=True, what="label file")
     except CandidateError as e:
         raise NARError(str(e)) from None
     keys = list(data)
-    return keys, [data[k]["arch"] for k in keys], np.array([data[k]["acc"] for k in keys], np.float64)
+    return keys, [space.canonical(data[k]["arch"]) for k in keys], np.array([data[k]["acc"] for k in keys], np.float64)
 
 
 def tiers_of(accs, n_tiers: int) -> np.ndarray:
@@ -105,23 +106,6 @@ def fit(ncfg, profile, codes, accs, log=None, progress=True):
     meta = {"nar": dict(ncfg), "profile": profile.name, "n_train": len(codes), "history": history,
             "histograms": hist.to_dict()}
     return model, meta
-
-
-@paddle.no_grad()
-def predict(model, profile, codes, batch: int = 1024) -> np.ndarray:
-    """NAR scores (bigger = better) of codes."""
-    model.eval()
-    out = []
-    for a in range(0, len(codes), batch):
-        x = paddle.to_tensor(encode(profile, codes[a:a + batch]))
-        out.append(model(x)[0].numpy().astype(np.float64))
-    return np.concatenate(out) if out else np.zeros(0)
-
-
-@paddle.no_grad()
-def predict_tiers(model, profile, codes) -> np.ndarray:
-    model.eval()
-    return model(paddle.to_tensor(encode(profile, codes)))[1].numpy().argmax(1)
 
 
 def save(path, model, meta):

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import paddle
 import paddle.nn as nn
+
+from .encoding import encode
 
 
 class NAR(nn.Layer):
@@ -53,3 +56,14 @@ class NAR(nn.Layer):
             seen[t] = 1
         self.tier_emb.set_value(emb)
         self.tier_seen.set_value(seen)
+
+
+@paddle.no_grad()
+def predict(model, profile, codes, batch: int = 1024) -> np.ndarray:
+    """NAR scores (bigger = better) of codes."""
+    model.eval()
+    out = []
+    for a in range(0, len(codes), batch):
+        x = paddle.to_tensor(encode(profile, codes[a:a + batch]))
+        out.append(model(x)[0].numpy().astype(np.float64))
+    return np.concatenate(out) if out else np.zeros(0)

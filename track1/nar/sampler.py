@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .model import predict
+
 QUANTITIES = ("macs", "params")
 
 
@@ -94,7 +96,6 @@ def guided_codes(profile, hist: TierHistograms, n: int, threshold: float, seed: 
 def propose(model, profile, hist: TierHistograms, k: int, n_proposals: int, threshold: float,
             seed: int) -> list:
     """The k best of n_proposals guided proposals by NAR's score: [(code, score)]."""
-    from .fit import predict
     codes, _ = guided_codes(profile, hist, n_proposals, threshold, seed)
     scores = predict(model, profile, codes)
     order = np.argsort(-scores, kind="stable")[:k]

@@ -6,16 +6,21 @@ import math
 import numpy as np
 import paddle
 
+from ..errors import UserError
 from ..models.standalone import StandaloneNet
+from ..registry import Registry
+
+PROXIES = Registry("proxy")
 
 
-class ProxyError(ValueError):
+class ProxyError(UserError, ValueError):
     """A proxy could not produce a finite score; names the code and the proxy."""
 
 
-def proxy_settings(cfg) -> dict:
-    p = dict(cfg["proxies"])
-    p["image_size"] = p["image_size"] or cfg["profile"]["image_size"]
+def proxy_settings(proxies, profile) -> dict:
+    """The `proxies` section with its image size resolved (null: the profile's)."""
+    p = dict(proxies)
+    p["image_size"] = p["image_size"] or profile.image_size
     return p
 
 
@@ -61,7 +66,6 @@ def weight_layers(net):
 
 def score(name, profile, code, seed=0, settings=None, data=None) -> float:
     """sign * raw proxy value; ProxyError if it is not finite."""
-    from . import PROXIES
     fn = PROXIES.get(name)
     ctx = ProxyContext(profile, code, seed, settings or {}, data)
     raw = float(fn(ctx))

@@ -8,39 +8,36 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import REPO, section_hash
+from ..config import REPO
+from ..identity import SPLIT, identity_hash
 from ..io_utils import FileLock, append_lines, read_jsonl
 from ..parallel import worker_env, worker_pool
-from . import PROXIES
-from .base import ProxyError, proxy_settings, score
+from .base import PROXIES, ProxyError, proxy_settings, score
 
 _W = {}
 
 
 def cache_path(cfg, name: str) -> Path:
-    st = proxy_settings(cfg)
-    key = {"profile": cfg["profile"], "proxy": name, "version": PROXIES.meta(name).get("version", 1),
-           "settings": {k: v for k, v in st.items() if k not in ("cache_dir",)}}
-    if PROXIES.meta(name)["needs_net"] and st["data"] == "real":
-        key["data"] = {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed")}
-    d = Path(st["cache_dir"])
+    """The cache file of proxy `name` under this config: its identity (identity.py) names it."""
+    real = PROXIES.meta(name)["needs_net"] and cfg["proxies"]["data"] == "real"
+    ident = identity_hash("proxy", cfg, extra_keys=SPLIT if real else (), proxy=name,
+                          version=PROXIES.meta(name).get("version", 1))
+    d = Path(cfg["proxies"]["cache_dir"])
     d = d if d.is_absolute() else REPO / d
-    return d / f"{cfg['profile']['name']}-{name}-s{st['seed']}-{section_hash(key)}.jsonl"
+    return d / f"{cfg['profile']['name']}-{name}-s{cfg['proxies']['seed']}-{ident}.jsonl"
 
 
-def _load_data(cfg):
-    st = proxy_settings(cfg)
-    if st["data"] != "real":
+def _load_data(settings, data, profile):
+    if settings["data"] != "real":
         return None
     from ..data import load_splits
-    return load_splits(cfg)["train"].arrays(limit=4096)
+    return load_splits(data, profile)["train"].arrays(limit=4096)
 
 
-def _init(cfg, threads):
+def _init(proxies, data, profile, threads):
     worker_env(threads)
-    import track1  # noqa: F401
-    from ..profile import Profile
-    _W.update(cfg=cfg, profile=Profile.from_config(cfg), settings=proxy_settings(cfg), data=_load_data(cfg))
+    settings = proxy_settings(proxies, profile)
+    _W.update(profile=profile, settings=settings, data=_load_data(settings, data, profile))
 
 
 def _one(task):
@@ -51,8 +48,9 @@ def _one(task):
         return code, None, str(e)
 
 
-def compute_many(cfg, name: str, codes, jobs: int = 1, progress: bool = True) -> dict:
-    """{code: signed score} for `codes`; cached scores are read, missing ones computed."""
+def compute_many(cfg, profile, name: str, codes, jobs: int = 1, progress: bool = True) -> dict:
+    """{code: signed score} for `codes` (canonical); cached scores are read, missing ones
+    computed (proxies that need a network by `jobs` worker processes)."""
     PROXIES.get(name)
     path = cache_path(cfg, name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,11 +58,11 @@ def compute_many(cfg, name: str, codes, jobs: int = 1, progress: bool = True) ->
         cached = {r["arch"]: r["score"] for r in read_jsonl(path, repair=True)}
         todo = [c for c in dict.fromkeys(codes) if c not in cached]
         if todo and not PROXIES.meta(name)["needs_net"]:
-            _init(cfg, int(os.environ.get("OMP_NUM_THREADS", "1")))
+            _init(cfg["proxies"], cfg["data"], profile, int(os.environ.get("OMP_NUM_THREADS", "1")))
             results = map(_one, [(name, c) for c in todo])
             _collect(results, path, cached, name, len(todo), progress)
         elif todo:
-            with worker_pool(jobs, _init, (cfg, 1)) as pool:
+            with worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1)) as pool:
                 results = pool.imap(_one, [(name, c) for c in todo], chunksize=8)
                 _collect(results, path, cached, name, len(todo), progress)
     return {c: cached[c] for c in codes}

@@ -1,5 +1,5 @@
 """FLOPs (as multiply-accumulates) and trainable parameters, from the analytic cost model."""
-from . import PROXIES
+from .base import PROXIES
 
 
 @PROXIES.register("flops", sign=1, needs_net=False)

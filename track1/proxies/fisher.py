@@ -5,7 +5,7 @@ terms cancel (version 1 did that)."""
 import paddle
 import paddle.nn.functional as F
 
-from . import PROXIES
+from .base import PROXIES
 
 
 @PROXIES.register("fisher", sign=1, needs_net=True, version=2)

@@ -6,7 +6,7 @@ score = -sum(log(v + k) + 1 / (v + k)), k = 1e-5.
 import numpy as np
 import paddle
 
-from . import PROXIES
+from .base import PROXIES
 
 
 @PROXIES.register("jacob_cov", sign=1, needs_net=True)

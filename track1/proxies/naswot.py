@@ -6,7 +6,7 @@ inputs i and j agree (Hamming similarity); score = log|det K|.
 import numpy as np
 import paddle
 
-from . import PROXIES
+from .base import PROXIES
 
 
 @PROXIES.register("naswot", sign=1, needs_net=True)

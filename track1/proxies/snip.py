@@ -2,7 +2,7 @@
 import paddle
 import paddle.nn.functional as F
 
-from . import PROXIES
+from .base import PROXIES
 from .base import weight_layers
 
 

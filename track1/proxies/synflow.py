@@ -8,7 +8,7 @@ statistics (an affine identity), as in the zero-cost reference implementation.
 import numpy as np
 import paddle
 
-from . import PROXIES
+from .base import PROXIES
 from .base import weight_layers
 
 

@@ -8,7 +8,7 @@ networks, whose features grow, score higher.
 import numpy as np
 import paddle
 
-from . import PROXIES
+from .base import PROXIES
 from ..bn import StatsRecorder
 
 

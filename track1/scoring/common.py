@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import paddle
 
+from ..models.grouped import norm_by_rows
+
 
 def score_images(splits, settings) -> dict:
     """The scored images (a seeded draw of `images` held-out validation images) and, for BN
@@ -49,13 +51,3 @@ def stats_bn(stats_rows: int, rows: int):
                 training=True, momentum=layer._momentum, epsilon=layer._epsilon)
         return norm_by_rows(x, stats_rows, layer.weight, layer.bias, layer._epsilon)
     return bn
-
-
-def norm_by_rows(x, stats_rows: int, weight, bias, eps: float):
-    """BN of x [rows, C, H, W] with the statistics of its first `stats_rows` rows, built from
-    per-channel broadcasts only (the fast kind under oneDNN)."""
-    src = x[:stats_rows]
-    mean = src.mean(axis=[0, 2, 3], keepdim=True)
-    var = ((src - mean) ** 2).mean(axis=[0, 2, 3], keepdim=True)
-    scale = weight.reshape([1, -1, 1, 1]) * paddle.rsqrt(var + eps)
-    return (x - mean) * scale + bias.reshape([1, -1, 1, 1])

@@ -10,49 +10,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from ..candidates import submission_dict
-from ..config import SCHEMA, _validate, apply_overrides, section_hash
-from ..io_utils import FileLock, append_lines, atomic_write_json, read_jsonl
+from ..identity import identity_hash, source_hash
+from ..io_utils import FileLock, append_lines, atomic_write_text, file_hash, read_jsonl
 from ..parallel import worker_env, worker_pool
-from ..train import checkpoint
+from .fast import work_order
+from .trained import ScoreError
 
 _W = {}
-
-
-class ScoreError(ValueError):
-    """A scoring run that cannot go on; one line."""
-
-
-def load_supernet_config(ckpt_dir, overrides=()):
-    """The config the supernet was trained with (from its checkpoint), with CLI overrides."""
-    path = Path(ckpt_dir) / "supernet"
-    found = checkpoint.load(path)
-    if found is None:
-        raise ScoreError(f"no trained supernet at '{path}.npz' (run `bash tools/train.sh` first, or pass --checkpoint DIR)")
-    arrays, meta = found
-    from ..config import DEFAULT_CONFIG, _merge, _wrap, drop_retired
-    # Sections added to track1 after the checkpoint was written take their defaults.
-    defaults = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    trained = _merge(defaults, drop_retired(meta["config"]))
-    cfg = _validate(apply_overrides(trained, overrides), SCHEMA)
-    # The held-out images are carved out of the training split by these keys: changing
-    # them at scoring time would score on images the supernet trained on.
-    for k in ("dataset", "val_size", "split_seed"):
-        if cfg["data"][k] != trained["data"][k]:
-            raise ScoreError(f"data.{k}: the supernet was trained with {trained['data'][k]!r}; scoring with "
-                             f"{cfg['data'][k]!r} would put its training images among the scored ones")
-    return _wrap(cfg), arrays, meta
-
-
-def check_bn_mode(cfg, meta) -> None:
-    """`running` BN needs running statistics that describe the supernet; the static training
-    engine never updates them (README), so scoring with them would rank on the initial ones."""
-    engine = meta.get("config", {}).get("train", {}).get("engine")
-    if cfg["score"]["bn"] == "running" and engine == "static":
-        raise ScoreError("score.bn=running: this supernet was trained by the static engine, which never "
-                         "updates BN running statistics; use score.bn=batch or score.bn=recal")
 
 
 def parse_shard(text: str):
@@ -65,33 +30,22 @@ def parse_shard(text: str):
     return i, n
 
 
-def shard_indices(codes, i: int, n: int) -> list:
-    """Contiguous blocks of the prefix-sorted order: a shard keeps whole prefixes together."""
-    from .fast import prefix_key
-    order = sorted(range(len(codes)), key=lambda k: (prefix_key(codes[k]), k))
-    return sorted(order[len(order) * i // n:len(order) * (i + 1) // n])
+def shard_indices(order: list, i: int, n: int) -> list:
+    """Shard i of n: a contiguous block of the run's work order (whole prefixes together)."""
+    return order[len(order) * i // n:len(order) * (i + 1) // n]
 
 
-def _init(cfg, arrays, open_stages, threads):
+def _init(trained, data, score, threads):
     worker_env(threads)
-    import track1  # noqa: F401
     from ..data import load_splits
-    from ..profile import Profile
-    from ..train.loop import build_supernet
     from .common import score_images
-    st = dict(cfg["score"])
-    profile = Profile.from_config(cfg)
-    images = score_images(load_splits(cfg), st)
-    if st["engine"] == "static":
+    images = score_images(load_splits(data, trained.profile), score)
+    if score["engine"] == "static":
         from .fast import FastScorer
-        scorer = FastScorer(lambda: build_supernet(cfg, profile), arrays, open_stages, images, st)
+        _W["scorer"] = FastScorer(trained.build, trained.arrays, trained.open_stages, images, score)
     else:
         from .reference import ReferenceScorer
-        net = build_supernet(cfg, profile)
-        net.open_stages = set(open_stages)
-        net.set_state_dict(arrays)
-        scorer = ReferenceScorer(net, images, st)
-    _W["scorer"] = scorer
+        _W["scorer"] = ReferenceScorer(trained.network(), images, score)
 
 
 def _score_chunk(task):
@@ -99,59 +53,60 @@ def _score_chunk(task):
     return idx, _W["scorer"].score(codes)
 
 
-def score_candidates(cfg, arrays, meta, keys_codes, partial_path, jobs=1, shard=(0, 1), log=print,
-                     ckpt_id="") -> dict:
-    """{index: score} for this shard, resuming from `partial_path`."""
-    from .fast import prefix_key
-    st = cfg["score"]
-    codes = [c for _, c in keys_codes]
-    from ..profile import Profile
-    profile_space = Profile.from_config(cfg).space
-    canon = [profile_space.canonical(c) for c in codes]
-    mine = shard_indices(canon, *shard)
-    header = {"header": True, **run_identity(cfg, keys_codes, ckpt_id), "shard": list(shard), "n": len(mine)}
+def score_candidates(trained, cfg, candidates, partial_path, jobs=1, shard=(0, 1), log=print) -> dict:
+    """{index: score} of this shard's candidates, resuming from `partial_path`. The work is
+    ordered once (`work_order`); shards are contiguous blocks of it, chunks consecutive
+    slices, and each chunk is scored in that order."""
+    score = cfg["score"]
+    codes = [c.code for c in candidates]
+    mine = shard_indices(work_order(codes, trained.profile.space, score["specialise_depth"]), *shard)
+    header = {"header": True, **run_identity(cfg, candidates, trained), "shard": list(shard), "n": len(mine)}
     partial_path = Path(partial_path)
     with FileLock(partial_path):
         rows = read_jsonl(partial_path, repair=True)
-        if rows and {k: v for k, v in rows[0].items()} != header:
+        if rows and rows[0] != header:
             stale = partial_path.with_suffix(partial_path.suffix + ".stale")
             os.replace(partial_path, stale)
             log(f"partial results in {partial_path} came from another checkpoint, setting or candidate "
                 f"list: moved to {stale.name}, starting over")
             rows = []
         if not rows:
-            atomic_write_json_lines(partial_path, [header])
+            atomic_write_text(partial_path, json.dumps(header) + "\n")
             rows = [header]
         done = {int(r["i"]): float(r["score"]) for r in rows[1:]}
         todo = [i for i in mine if i not in done]
-        todo.sort(key=lambda i: (prefix_key(canon[i]), i))
         log(f"{len(mine)} candidates in shard {shard[0]}/{shard[1]}: {len(done)} already scored, "
-            f"{len(todo)} to score ({st['engine']} engine, bn={st['bn']}, {st['images']} images, {jobs} job(s))")
+            f"{len(todo)} to score ({score['engine']} engine, bn={score['bn']}, {score['images']} images, {jobs} job(s))")
         if todo:
-            chunk = st["chunk"]
-            tasks = [(todo[a:a + chunk], [canon[i] for i in todo[a:a + chunk]]) for a in range(0, len(todo), chunk)]
-            from tqdm import tqdm
-            bar = tqdm(total=len(todo), desc="scoring", unit="cand", mininterval=5)
-            t0 = time.time()
-            with worker_pool(jobs, _init, (cfg, arrays, meta.get("open_stages", []), 1)) as pool:
-                for idx, scores in pool.imap_unordered(_score_chunk, tasks):
-                    bad = [i for i, s in zip(idx, scores) if not np.isfinite(s)]
-                    if bad:
-                        raise ScoreError(f"candidate '{keys_codes[bad[0]][0]}' ({codes[bad[0]]}) got a non-finite score")
-                    append_lines(partial_path, [json.dumps({"i": i, "score": s}) for i, s in zip(idx, scores)])
-                    done.update(zip(idx, scores))
-                    bar.update(len(idx))
-            bar.close()
-            rate = len(todo) / max(time.time() - t0, 1e-9)
-            log(f"scored {len(todo)} candidates at {rate:.1f} candidates/s")
+            _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log)
     return {i: done[i] for i in mine}
 
 
-def run_identity(cfg, keys_codes, ckpt_id) -> dict:
+def _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log):
+    chunk = cfg["score"]["chunk"]
+    tasks = [(todo[a:a + chunk], [candidates[i].code for i in todo[a:a + chunk]]) for a in range(0, len(todo), chunk)]
+    from tqdm import tqdm
+    bar = tqdm(total=len(todo), desc="scoring", unit="cand", mininterval=5)
+    t0 = time.time()
+    with worker_pool(jobs, _init, (trained, cfg["data"], dict(cfg["score"]), 1)) as pool:
+        for idx, scores in pool.imap_unordered(_score_chunk, tasks):
+            bad = [i for i, s in zip(idx, scores) if not np.isfinite(s)]
+            if bad:
+                c = candidates[bad[0]]
+                raise ScoreError(f"candidate '{c.key}' ({c.arch}) got a non-finite score")
+            append_lines(partial_path, [json.dumps({"i": i, "score": s}) for i, s in zip(idx, scores)])
+            done.update(zip(idx, scores))
+            bar.update(len(idx))
+    bar.close()
+    log(f"scored {len(todo)} candidates at {len(todo) / max(time.time() - t0, 1e-9):.1f} candidates/s")
+
+
+def run_identity(cfg, candidates, trained) -> dict:
     """What a partial-results file must match to be resumed or merged: the checkpoint, the
-    settings that decide a score, and the candidate list (keys and codes, in order)."""
-    return {"checkpoint": ckpt_id, "settings": section_hash(st_key(cfg)),
-            "candidates": hashlib.sha256("\n".join(f"{k}:{c}" for k, c in keys_codes).encode()).hexdigest()[:16]}
+    settings that decide a score (identity.py) with the scorer's code, and the candidate
+    list (keys and codes, in order)."""
+    return {"checkpoint": file_hash(trained.path), "settings": identity_hash("scores", cfg, source=scorer_source_hash()),
+            "candidates": hashlib.sha256("\n".join(f"{c.key}:{c.arch}" for c in candidates).encode()).hexdigest()[:16]}
 
 
 def wait_for_shard(path, expect: dict, log=print, timeout_s=24 * 3600, poll_s=5.0) -> dict:
@@ -169,43 +124,23 @@ def wait_for_shard(path, expect: dict, log=print, timeout_s=24 * 3600, poll_s=5.
         time.sleep(poll_s)
 
 
-def st_key(cfg) -> dict:
-    """What decides a score besides the checkpoint: the scoring settings and the data split."""
-    st = {k: v for k, v in cfg["score"].items() if k not in ("jobs", "chunk", "group", "engine", "share_prefix", "specialise_depth")}
-    return {"score": st, "data": {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed", "root")},
-            "profile": cfg["profile"], "source": scorer_source_hash()}
-
-
 @functools.lru_cache(maxsize=1)
 def scorer_source_hash() -> str:
-    """The code that computes a score (scorers, models, BN, data, the space): a fix there
-    must not resume partial results of the old code. Other edits (docs, results) do not
-    count, unlike the git commit."""
-    pkg = Path(__file__).resolve().parent.parent
-    files = sorted([*pkg.glob("scoring/*.py"), *pkg.glob("models/*.py"), *pkg.glob("data/*.py"),
-                    pkg / "bn.py", pkg / "space.py", pkg / "profile.py"])
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode() + f.read_bytes())
-    return h.hexdigest()[:16]
+    """The code that computes a score: scorers, models, runtime, BN, data, the space."""
+    return source_hash("scoring", "models", "runtime", "data", "bn.py", "space.py", "profile.py")
 
 
-def atomic_write_json_lines(path, rows):
-    from ..io_utils import atomic_write_text
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def merge(keys_codes, parts: list) -> list:
+def merge(candidates, parts: list) -> list:
     """Scores in candidate order from shard results; every candidate exactly once."""
-    scores = [None] * len(keys_codes)
+    scores = [None] * len(candidates)
     for part in parts:
         for i, s in part.items():
             if scores[i] is not None:
-                raise ScoreError(f"candidate '{keys_codes[i][0]}' scored in two shards")
+                raise ScoreError(f"candidate '{candidates[i].key}' scored in two shards")
             scores[i] = s
     missing = [i for i, s in enumerate(scores) if s is None]
     if missing:
-        raise ScoreError(f"{len(missing)} candidates have no score (first: '{keys_codes[missing[0]][0]}'): "
+        raise ScoreError(f"{len(missing)} candidates have no score (first: '{candidates[missing[0]].key}'): "
                          "a shard is missing or unfinished")
     return scores
 
@@ -219,9 +154,3 @@ def read_partial(path, header_check=None) -> dict:
             if rows[0].get(k) != v:
                 raise ScoreError(f"'{path}' was made with another {k} ({rows[0].get(k)} vs {v})")
     return rows[0], {int(r["i"]): float(r["score"]) for r in rows[1:]}
-
-
-def write_submission_checked(path, keys_codes, scores):
-    sub = submission_dict(keys_codes, scores)
-    atomic_write_json(path, sub)
-    return sub

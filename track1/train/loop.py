@@ -1,4 +1,6 @@
-"""The supernet training loop: data, strategy, engine, evaluation, logging, checkpoints.
+"""Supernet training: the run's pieces from its config (`prepare`), a short step loop
+(`train`), and what happens at the end of every epoch (`EpochEnd`: weights mirrored for
+evaluation, checkpoint, evaluation, GT ranking, logging).
 
 One numpy Generator, seeded by `seed`, draws everything random in order: the data order
 and augmentation of every global batch, then the step's sub-networks. All ranks draw the
@@ -10,236 +12,275 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ..config import REPO, section_hash
-from ..data import load_splits
-from ..gt.protocol import lr_at
-from ..gt.trainer import training_subset
+from ..config import REPO
+from ..data import fixed_subset, load_splits
+from ..errors import UserError
+from ..identity import identity_hash
 from ..models.supernet import SuperNet
-from ..profile import Profile
+from ..runtime import checkpoint
+from ..runtime.optim import lr_at
+from ..runtime.static import weights_only
 from ..version import code_version
-from . import checkpoint
-from .engines import DygraphEngine, StaticEngine
-from .evaluate import evaluate_subnet
+from .engines import DygraphEngine, StaticEngine, SupernetTask
+from .validation import evaluate_subnet, rank_against_gt
 from .samplers import ArchSampler
-from .strategies import STRATEGIES
+from .strategies import STRATEGIES, make_strategy, run_sections
+from .teacher import make_teacher
 
 
-class TrainError(ValueError):
+class TrainError(UserError, ValueError):
     """A configuration that cannot train; raised before any training step."""
 
 
-def out_dir(cfg) -> Path:
-    p = Path(cfg["train"]["out_dir"])
+def out_dir(train_section) -> Path:
+    p = Path(train_section["out_dir"])
     return p if p.is_absolute() else REPO / p
 
 
-def build_supernet(cfg, profile) -> SuperNet:
-    pr = cfg["progressive"]
-    if cfg["train"]["strategy"] == "progressive":
-        return SuperNet(profile, pr["branch_groups"], pr["branch_stages"])
-    return SuperNet(profile)
-
-
-def make_teacher(cfg, profile, pool):
-    """code -> teacher score (bigger = better): analytic proxies on the fly, the others from
-    the proxy cache, which must already hold every code of the candidate pool."""
-    from ..proxies import PROXIES, proxy_settings, score
-    name = cfg["rdnas"]["teacher"]
-    if name not in PROXIES:
-        raise TrainError(f"config key 'rdnas.teacher': unknown proxy '{name}' (known: {', '.join(PROXIES.names())})")
-    if not PROXIES.meta(name)["needs_net"]:
-        st = proxy_settings(cfg)
-        return lambda code: score(name, profile, code, st["seed"], st)
-    if pool is None:
-        raise TrainError(f"teacher '{name}' needs a network: set train.sample_from=candidates so the "
-                         "teacher comes from the proxy cache of the candidate pool")
-    from ..io_utils import read_jsonl
-    from ..proxies.batch import cache_path, compute_many
-    path = cache_path(cfg, name)
-    cached = {r["arch"]: r["score"] for r in read_jsonl(path)} if path.is_file() else {}
-    missing = [c for c in pool if c not in cached]
-    if missing:
-        raise TrainError(f"teacher cache '{path}' lacks {len(missing)} of the {len(pool)} pool codes: run "
-                         f"`python tools/proxies.py --proxy {name}` on the same candidates first")
-    if cfg["rdnas"]["pairs"] == "all":
-        # The sandwich's largest and smallest nets are ranked too, and are rarely candidates:
-        # two scores, computed here (and cached).
-        cached.update(compute_many(cfg, name, [profile.space.max_code(), profile.space.min_code()],
-                                   jobs=1, progress=False))
-
-    def teacher(code):
-        if code not in cached:
-            raise TrainError(f"teacher '{name}': no cached score for sub-network {code} (not in the candidate pool)")
-        return cached[code]
-    return teacher
-
-
-# The sections a strategy reads besides seed/profile/data/train: editing another strategy's
-# schedule must not orphan a finished run's checkpoint.
-_STRATEGY_SECTIONS = {"spos": (), "sandwich": ("sandwich",), "progressive": ("sandwich", "progressive"),
-                      "rdnas": ("sandwich", "rdnas", "proxies")}
+def supernet_definition(cfg, profile) -> dict:
+    """What shapes the supernet a run trains: the profile and, for a strategy that declared
+    weight branches, the branches."""
+    if STRATEGIES.meta(cfg["train"]["strategy"])["branches"]:
+        pr = cfg["progressive"]
+        return {"branch_groups": [list(g) for g in pr["branch_groups"]], "branch_stages": list(pr["branch_stages"])}
+    return {}
 
 
 def config_hash(cfg) -> str:
-    keys = ("seed", "profile", "data") + _STRATEGY_SECTIONS.get(cfg["train"]["strategy"],
-                                                                 ("sandwich", "progressive", "rdnas", "proxies"))
-    return section_hash({k: cfg[k] for k in keys} |
-                        {"train": {k: v for k, v in cfg["train"].items()
-                                   if k not in ("out_dir", "threads", "rank_every", "log_every", "gt")}})
+    """The training run's identity: its checkpoint is resumed only under the same one."""
+    strategy = cfg["train"]["strategy"]
+    return identity_hash("supernet", cfg, extra_keys=run_sections(strategy)[4:])
 
 
-def train(cfg, resume: bool = False, log=print, max_steps: int | None = None, candidates=None) -> dict:
-    t_cfg = cfg["train"]
+@dataclass
+class Run:
+    """A training run resolved from its config: everything the loop and the callbacks use."""
+    cfg: object
+    profile: object
+    net: SuperNet
+    engine: object
+    strategy: object
+    sampler: ArchSampler
+    splits: dict
+    train_split: object
+    steps_per_epoch: int
+    total: int                   # the configured length (schedule, "finished")
+    stop: int                    # where this invocation stops (--max-steps)
+    lr_fn: object
+    out: Path
+    rank: int = 0
+    world: int = 1
+    pool: list | None = None
+    gt: dict | None = None
+    meta_base: dict = field(default_factory=dict)
+
+
+def prepare(cfg, profile, max_steps: int | None = None, candidates=None) -> Run:
+    t = cfg["train"]
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
-    if t_cfg["engine"] == "static" and world > 1:
+    if t["engine"] == "static" and world > 1:
         raise TrainError("train.engine=static runs in one process; use train.engine=dygraph with the "
                          "distributed launcher")
-    if t_cfg["batch_size"] % world:
-        raise TrainError(f"train.batch_size {t_cfg['batch_size']} is not divisible by {world} ranks")
-    profile = Profile.from_config(cfg)
+    if t["batch_size"] % world:
+        raise TrainError(f"train.batch_size {t['batch_size']} is not divisible by {world} ranks")
     pool = None
-    if t_cfg["sample_from"] == "candidates":
+    if t["sample_from"] == "candidates":
         if not candidates:
             raise TrainError("train.sample_from=candidates needs a candidate file (--candidates or $TRACK1_CANDIDATES)")
         from ..candidates import load_candidates
-        pool = [profile.space.canonical(c) for _, c in load_candidates(candidates, profile.space)]
+        pool = [c.code for c in load_candidates(candidates, profile.space)]
     sampler = ArchSampler(profile.space, pool)
-    teacher = make_teacher(cfg, profile, pool) if t_cfg["strategy"] == "rdnas" else None
-    strategy = STRATEGIES.get(t_cfg["strategy"])(cfg, sampler, teacher)
-    gt = _load_gt(cfg, profile)
+    teacher = make_teacher(cfg, profile, pool) if STRATEGIES.meta(t["strategy"])["teacher"] else None
+    strategy = make_strategy(cfg, sampler, teacher)
+    gt = _load_gt(t["gt"], profile) if t["gt"] else None
 
-    splits = load_splits(cfg)
-    train_split = training_subset(splits["train"], t_cfg["train_images"], cfg["data"]["split_seed"])
-    bs = t_cfg["batch_size"]
+    splits = load_splits(cfg["data"], profile)
+    train_split = fixed_subset(splits["train"], t["train_images"], cfg["data"]["split_seed"])
+    bs = t["batch_size"]
     steps_per_epoch = len(train_split) // bs
     if steps_per_epoch == 0:
         raise TrainError(f"train.batch_size {bs} exceeds the {len(train_split)} training images")
-    total = max(1, round(t_cfg["epochs"] * steps_per_epoch))
-    warmup = round(t_cfg["warmup_epochs"] * steps_per_epoch)
-    # `total` stays the configured length (lr schedule, "finished"); --max-steps only moves
-    # `stop`, so a truncated run followed by --resume trains exactly as one uninterrupted run.
+    total = max(1, round(t["epochs"] * steps_per_epoch))
+    warmup = round(t["warmup_epochs"] * steps_per_epoch)
+    # --max-steps only moves `stop`: a truncated run followed by --resume trains exactly as
+    # one uninterrupted run.
     stop = total if max_steps is None else min(total, max_steps)
-    lr_fn = lambda s: lr_at(s, total, warmup, t_cfg["lr"], "cosine")  # noqa: E731
+    lr_fn = lambda s: lr_at(s, total, warmup, t["lr"], "cosine")  # noqa: E731
 
+    definition = supernet_definition(cfg, profile)
     paddle.seed(cfg["seed"])
-    net = build_supernet(cfg, profile)
-    if t_cfg["init"]:
-        _init_from(net, t_cfg["init"])
-    state0 = {k: v.numpy() for k, v in net.state_dict().items()}
-    if t_cfg["engine"] == "static":
-        engine = StaticEngine(lambda: build_supernet(cfg, profile), cfg, lr_fn, state0, net.open_stages)
+    net = SuperNet.from_definition(profile, definition)
+    if t["init"]:
+        _init_from(net, t["init"])
+    task = SupernetTask(lambda: SuperNet.from_definition(profile, definition), t["label_smoothing"], net.open_stages)
+    if t["engine"] == "static":
+        engine = StaticEngine(task, t, lr_fn, {k: v.numpy() for k, v in net.state_dict().items()})
     else:
-        engine = DygraphEngine(net, cfg, lr_fn)
+        engine = DygraphEngine(net, task, t, lr_fn)
+    meta_base = {"config_hash": config_hash(cfg), "code_version": code_version(),
+                 "inputs": _input_hashes(pool, t["init"])}
+    return Run(cfg, profile, net, engine, strategy, sampler, splits, train_split, steps_per_epoch, total, stop,
+               lr_fn, out_dir(t), rank, world, pool, gt, meta_base)
 
-    out = out_dir(cfg)
-    ckpt = out / "checkpoint"
+
+def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None = None, candidates=None,
+          overwrite: bool = False) -> dict:
+    """Train the supernet of `cfg` (validated) on `profile`; `resume` continues its
+    checkpoint; without it an out_dir that holds a run is refused unless `overwrite`."""
+    run = prepare(cfg, profile, max_steps, candidates)
+    if not resume and not overwrite:
+        held = [f for f in ("checkpoint.npz", "supernet.npz") if (run.out / f).is_file()]
+        if held:
+            raise TrainError(f"train.out_dir '{run.out}' already holds {held[0]}: pass --resume to continue it, "
+                             "another train.out_dir, or --overwrite to start afresh")
+    t = cfg["train"]
     rng = np.random.default_rng(cfg["seed"])
     step, history = 0, []
-    meta_base = {"config_hash": config_hash(cfg), "code_version": code_version(),
-                 "inputs": _input_hashes(pool, t_cfg["init"])}
     if resume:
-        found = checkpoint.load(ckpt)
+        found = _resume(run, rng, log)
+        if found is not None and found.get("finished"):
+            return found["result"]
         if found is not None:
-            arrays, meta = found
-            if meta["config_hash"] != meta_base["config_hash"]:
-                raise TrainError(f"checkpoint '{ckpt}.npz' was written with another config "
-                                 f"({meta['config_hash']} vs {meta_base['config_hash']}); use another train.out_dir, "
-                                 f"or delete '{out}' to train afresh")
-            for what, h in meta.get("inputs", {}).items():
-                if h != meta_base["inputs"].get(what):
-                    raise TrainError(f"checkpoint '{ckpt}.npz' was trained with another {_INPUT_NAMES[what]}; "
-                                     f"use another train.out_dir, or delete '{out}' to train afresh")
-            if meta.get("finished") and (out / "supernet.npz").is_file():
-                log(f"{ckpt}.npz: this run finished at step {meta['step']}; {out / 'supernet.npz'} is its supernet")
-                return {"steps": meta["step"], "history": meta["history"], "out_dir": str(out)}
-            net.open_branches(meta.get("open_stages", []))
-            engine.load_state(arrays)
-            # The static engine keeps its weights in its own scope: `net` (written out as the
-            # supernet at the end) must hold them too, even if no step follows.
-            net.set_state_dict({k: v for k, v in arrays.items() if "@" not in k})
-            rng.bit_generator.state = meta["rng"]
-            step, history = meta["step"], meta["history"]
-            log(f"resumed from {ckpt}.npz at step {step} (epoch {step / steps_per_epoch:.2f})")
-    writer = _writer(out) if rank == 0 else None
-    aug = dict(augment=t_cfg["augment"], pad=cfg["data"]["pad_crop"], flip=cfg["data"]["flip"])
-    t0 = time.time()
+            step, history = found["step"], found["history"]
+    end = EpochEnd(run, rng, history, log)
+    aug = dict(augment=t["augment"], pad=cfg["data"]["pad_crop"], flip=cfg["data"]["flip"])
     from tqdm import tqdm
-    bar = tqdm(total=stop, initial=step, desc=f"{t_cfg['strategy']}/{t_cfg['engine']}", unit="step",
-               disable=rank != 0, mininterval=5)
-    while step < stop:
-        epoch = step // steps_per_epoch
+    bar = tqdm(total=run.stop, initial=step, desc=f"{t['strategy']}/{t['engine']}", unit="step",
+               disable=run.rank != 0, mininterval=5)
+    t0 = time.time()
+    while step < run.stop:
         sums, n = {}, 0
-        for x, y in train_split.batches(bs, rng, drop_last=True, part=(rank, world), **aug):
+        for x, y in run.train_split.batches(t["batch_size"], rng, drop_last=True, part=(run.rank, run.world), **aug):
             # A phase may start mid-epoch: its branches open at its first step.
-            _open_phase_branches(strategy, net, engine, step / steps_per_epoch)
-            plan = strategy.plan(step / steps_per_epoch, rng)
-            parts = engine.step(plan, x, y)
+            _open_phase_branches(run, step / run.steps_per_epoch)
+            plan = run.strategy.plan(step / run.steps_per_epoch, rng)
+            parts = run.engine.step(plan, x, y)
             if not math.isfinite(parts["loss"]):
                 raise FloatingPointError(f"loss became {parts['loss']} at step {step}")
-            step += 1
-            n += 1
+            step, n = step + 1, n + 1
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
-            if writer and step % t_cfg["log_every"] == 0:
-                for k, v in parts.items():
-                    writer.add_scalar(f"train/{k}", v, step)
-                writer.add_scalar("train/lr", lr_fn(step - 1), step)
-                writer.add_scalar("train/rank_weight", plan.rank_weight, step)
+            end.log_step(step, parts, plan)
             bar.update(1)
             bar.set_postfix(loss=f"{parts['loss']:.3f}", refresh=False)
-            if step >= stop or step % steps_per_epoch == 0:
+            if step >= run.stop or step % run.steps_per_epoch == 0:
                 break
-        # ---- end of an epoch (or of a truncated run): evaluate, log, checkpoint
-        done_epochs = step / steps_per_epoch
-        summary = {"epoch": round(done_epochs, 3), "step": step, "time_s": round(time.time() - t0, 1),
-                   **{k: v / max(n, 1) for k, v in sums.items()}}
-        if world > 1:
-            engine.sync_buffers()
-        state = engine.state()
-        net.set_state_dict({k: v for k, v in state.items() if "@" not in k})
-        # Resumable checkpoints at epoch boundaries (the generator state then decides the rest
-        # of the run) and at the run's end; none after a mid-epoch --max-steps stop. Written
-        # before the evaluation, so a kill during it loses no training, and again after it.
-        resumable = step % steps_per_epoch == 0 or step >= total
+        end(step, {k: v / max(n, 1) for k, v in sums.items()}, time.time() - t0)
+    bar.close()
+    if run.rank == 0:
+        _write_final(run, history)
+    return {"steps": step, "history": history, "out_dir": str(run.out)}
 
-        def save_checkpoint():
-            checkpoint.save(ckpt, state, {**meta_base, "step": step, "history": history,
-                                          "rng": rng.bit_generator.state, "open_stages": sorted(net.open_stages),
-                                          "finished": step >= total})
-        if rank == 0 and resumable:
-            save_checkpoint()
-        if rank == 0:
-            summary.update(_evaluate(cfg, net, sampler, splits, train_split))
-            rank_due = (t_cfg["rank_every"] and (epoch + 1) % t_cfg["rank_every"] == 0) or step >= stop
-            if gt and rank_due and t_cfg["eval_images"] > 0:
-                from .evaluate import rank_against_gt
-                summary.update(rank_against_gt(cfg, net, gt, splits, train_split))
-            history.append(summary)
-            if writer:
+
+class EpochEnd:
+    """What happens at the end of every epoch (or of a truncated run), in order: the weights
+    mirrored into the dygraph supernet (evaluation reads it; the static engine keeps its own
+    in its scope), a resumable checkpoint, evaluation of the largest / smallest sub-networks,
+    the GT ranking when due, the epoch's line in the log and VisualDL, the checkpoint again."""
+
+    def __init__(self, run: Run, rng, history: list, log):
+        self.run, self.rng, self.history, self.log = run, rng, history, log
+        t = run.cfg["train"]
+        self.writer = _writer(run.out) if run.rank == 0 else None
+        self.log_every = t["log_every"]
+
+    def log_step(self, step, parts, plan):
+        if self.writer and step % self.log_every == 0:
+            for k, v in parts.items():
+                self.writer.add_scalar(f"train/{k}", v, step)
+            self.writer.add_scalar("train/lr", self.run.lr_fn(step - 1), step)
+            self.writer.add_scalar("train/rank_weight", plan.rank_weight, step)
+
+    def __call__(self, step, means: dict, elapsed: float):
+        run = self.run
+        summary = {"epoch": round(step / run.steps_per_epoch, 3), "step": step, "time_s": round(elapsed, 1), **means}
+        if run.world > 1:
+            run.engine.sync_buffers()
+        state = run.engine.state()
+        run.net.set_state_dict(weights_only(state))
+        # Resumable at epoch boundaries (the generator state then decides the rest of the
+        # run) and at the run's end; not after a mid-epoch --max-steps stop. Written before
+        # the evaluation, so a kill during it loses no training, and again after it.
+        resumable = step % run.steps_per_epoch == 0 or step >= run.total
+        if run.rank == 0:
+            if resumable:
+                self._save(state, step)
+            summary.update(self._evaluate(step))
+            self.history.append(summary)
+            if self.writer:
                 for k, v in summary.items():
                     if k not in ("epoch", "step") and isinstance(v, (int, float)):
-                        writer.add_scalar(f"epoch/{k}", v, step)
-            log(_epoch_line(summary))
+                        self.writer.add_scalar(f"epoch/{k}", v, step)
+            self.log(_epoch_line(summary))
             if resumable:
-                save_checkpoint()
-        if world > 1:
+                self._save(state, step)
+        if run.world > 1:
             _check_ranks_agree(state)
-    bar.close()
-    if rank == 0:
-        _write_final(cfg, out, net, history)
-    return {"steps": step, "history": history, "out_dir": str(out)}
+
+    def _save(self, state, step):
+        run = self.run
+        checkpoint.save(run.out / "checkpoint", state,
+                        {**run.meta_base, "step": step, "history": self.history, "rng": self.rng.bit_generator.state,
+                         "open_stages": sorted(run.net.open_stages), "finished": step >= run.total})
+
+    def _evaluate(self, step) -> dict:
+        run, t = self.run, self.run.cfg["train"]
+        if t["eval_images"] <= 0:
+            return {}
+        out = {}
+        for name, code in (("largest", run.sampler.largest()), ("smallest", run.sampler.smallest())):
+            out[f"val_acc_{name}"] = evaluate_subnet(run.net, code, run.splits["val"], run.train_split, t["eval_images"],
+                                                     t["bn_recalib_images"], seed=run.cfg["seed"])["acc"]
+        epoch = (step - 1) // run.steps_per_epoch if step else 0
+        due = (t["rank_every"] and (epoch + 1) % t["rank_every"] == 0) or step >= run.stop
+        if run.gt and due:
+            out.update(rank_against_gt(run.net, run.gt, run.splits["val"], run.train_split,
+                                       min(t["eval_images"], 1000), min(t["bn_recalib_images"], 500), run.cfg["seed"]))
+        return out
+
+
+def _resume(run: Run, rng, log) -> dict | None:
+    """Continue from the run's checkpoint if one exists: refused under another config or
+    other inputs; a finished run is left alone."""
+    ckpt = run.out / "checkpoint"
+    found = checkpoint.load(ckpt)
+    if found is None:
+        return None
+    arrays, meta = found
+    base = run.meta_base
+    if meta["config_hash"] != base["config_hash"]:
+        raise TrainError(f"checkpoint '{ckpt}.npz' was written with another config "
+                         f"({meta['config_hash']} vs {base['config_hash']}); use another train.out_dir, "
+                         f"or delete '{run.out}' to train afresh")
+    for what, h in meta.get("inputs", {}).items():
+        if h != base["inputs"].get(what):
+            raise TrainError(f"checkpoint '{ckpt}.npz' was trained with another {_INPUT_NAMES[what]}; "
+                             f"use another train.out_dir, or delete '{run.out}' to train afresh")
+    if meta.get("finished") and (run.out / "supernet.npz").is_file():
+        log(f"{ckpt}.npz: this run finished at step {meta['step']}; {run.out / 'supernet.npz'} is its supernet")
+        return {"finished": True, "result": {"steps": meta["step"], "history": meta["history"], "out_dir": str(run.out)}}
+    checkpoint.check_state(arrays, {k: v.shape for k, v in run.net.state_dict().items()}, f"{ckpt}.npz")
+    run.net.open_branches(meta.get("open_stages", []))
+    run.engine.load_state(arrays)
+    # The static engine keeps its weights in its own scope: `net` (written out as the
+    # supernet at the end) must hold them too, even if no step follows.
+    run.net.set_state_dict(weights_only(arrays))
+    rng.bit_generator.state = meta["rng"]
+    log(f"resumed from {ckpt}.npz at step {meta['step']} (epoch {meta['step'] / run.steps_per_epoch:.2f})")
+    return {"step": meta["step"], "history": meta["history"]}
 
 
 def _check_ranks_agree(state):
     """Every rank must hold the same weights (same sub-networks, averaged gradients)."""
-    total = np.float64(sum(float(np.abs(v).sum()) for k, v in state.items() if "@" not in k))
+    total = np.float64(sum(float(np.abs(v).sum()) for v in weights_only(state).values()))
     t = paddle.to_tensor(np.array([total, -total], np.float64))
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     hi, neg_lo = t.numpy()
@@ -247,18 +288,17 @@ def _check_ranks_agree(state):
         raise RuntimeError(f"ranks hold different weights (checksums {-neg_lo} .. {hi})")
 
 
-def _open_phase_branches(strategy, net, engine, epoch_f):
-    want = set(strategy.phase(epoch_f).get("open", []))
-    if not want - net.open_stages:
+def _open_phase_branches(run: Run, epoch_f):
+    want = set(run.strategy.phase(epoch_f).get("open", []))
+    if not want - run.net.open_stages:
         return
-    if isinstance(engine, DygraphEngine):
-        net.open_branches(sorted(want))          # the engine trains `net` itself
-    else:
-        state = engine.state()
-        net.set_state_dict({k: v for k, v in state.items() if "@" not in k})
-        net.open_branches(sorted(want))
-        new = {k: v.numpy() for k, v in net.state_dict().items()}
-        engine.load_state({**state, **new})
+    if isinstance(run.engine, DygraphEngine):
+        run.net.open_branches(sorted(want))          # the engine trains `net` itself
+        return
+    state = run.engine.state()
+    run.net.set_state_dict(weights_only(state))
+    run.net.open_branches(sorted(want))
+    run.engine.load_state({**state, **{k: v.numpy() for k, v in run.net.state_dict().items()}})
 
 
 _INPUT_NAMES = {"pool": "candidate pool (train.sample_from=candidates)", "init": "train.init weights file"}
@@ -279,9 +319,8 @@ def _input_hashes(pool, init) -> dict:
 
 
 def _init_from(net, path):
-    from .checkpoint import load_weights
     try:
-        weights = load_weights(path)
+        weights = checkpoint.load_weights(path)
     except FileNotFoundError as e:
         raise TrainError(f"config key 'train.init': {e}") from None
     own = net.state_dict()
@@ -291,30 +330,18 @@ def _init_from(net, path):
         if tuple(own[k].shape) != tuple(v.shape):
             raise TrainError(f"train.init '{path}': tensor '{k}' has shape {tuple(v.shape)}, the supernet "
                              f"{tuple(own[k].shape)}")
+        if not np.isfinite(v).all():
+            raise TrainError(f"train.init '{path}': tensor '{k}' holds non-finite values")
     net.set_state_dict(weights)
 
 
-def _load_gt(cfg, profile):
-    path = cfg["train"]["gt"]
-    if not path:
-        return None
+def _load_gt(path, profile):
     p = Path(path)
     p = p if p.is_absolute() else REPO / p
     if not p.is_file():
         raise TrainError(f"config key 'train.gt': no GT file at '{p}' (set train.gt=null to train without one)")
     from ..candidates import read_official
     return read_official(p, profile.space, need_acc=True, what="GT file")
-
-
-def _evaluate(cfg, net, sampler, splits, train_split) -> dict:
-    t = cfg["train"]
-    if t["eval_images"] <= 0:
-        return {}
-    out = {}
-    for name, code in (("largest", sampler.largest()), ("smallest", sampler.smallest())):
-        out[f"val_acc_{name}"] = evaluate_subnet(net, code, splits["val"], train_split, t["eval_images"],
-                                                 t["bn_recalib_images"], seed=cfg["seed"])["acc"]
-    return out
 
 
 def _epoch_line(s: dict) -> str:
@@ -331,10 +358,17 @@ def _writer(out: Path):
     return LogWriter(logdir=str(out / "vdl"))
 
 
-def _write_final(cfg, out: Path, net, history):
-    """The final supernet, with what scoring needs to rebuild it: the config it was made with."""
+def _write_final(run: Run, history):
+    """The final supernet, with what scoring needs to rebuild it (its definition: profile,
+    the data split that holds out the scored images, weight branches) and, for reference,
+    the config it was trained with."""
     from ..io_utils import atomic_write_text
-    checkpoint.save(out / "supernet", {k: v.numpy() for k, v in net.state_dict().items()},
-                    {"config": {k: v for k, v in cfg.items() if not k.startswith("_")},
-                     "open_stages": sorted(net.open_stages), "history": history, "code_version": code_version()})
-    atomic_write_text(out / "history.json", json.dumps(history, indent=1) + "\n")
+    cfg = run.cfg
+    definition = {"profile": dict(cfg["profile"]), "split": {k: cfg["data"][k] for k in ("dataset", "val_size", "split_seed")},
+                  **run.net.definition()}
+    checkpoint.save(run.out / "supernet", {k: v.numpy() for k, v in run.net.state_dict().items()},
+                    {"supernet": definition, "engine": cfg["train"]["engine"],
+                     "config": {k: v for k, v in cfg.items() if not k.startswith("_")},
+                     "config_source": cfg.get("_path"), "open_stages": sorted(run.net.open_stages),
+                     "history": history, "code_version": code_version()})
+    atomic_write_text(run.out / "history.json", json.dumps(history, indent=1) + "\n")

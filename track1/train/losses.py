@@ -14,19 +14,25 @@ def distill(student_logits, teacher_logits, temperature: float = 1.0):
     return F.cross_entropy(student_logits / temperature, teacher, soft_label=True) * temperature ** 2
 
 
-def margin_ranking(loss_i, loss_j, sign, margin: float):
-    """max(0, m - s * (L_j - L_i)): with s = +1 (teacher ranks i above j), L_i must undercut
-    L_j by the margin m; m = 0 reproduces the competition code."""
-    return F.relu(margin - sign * (loss_j - loss_i))
+def margin_ranking(loss_i, loss_j, scale, offset):
+    """The ranking term of one pair: max(0, offset - scale * (L_j - L_i)). With scale = s and
+    offset = m (s = +1: the teacher ranks i above j), L_i must undercut L_j by the margin m;
+    m = 0 reproduces the competition code. Training feeds per-pair weighted forms of s and m
+    (`pair_inputs`). Written with additions of negated terms and kept 1-element: in oneDNN
+    static programs (Paddle 3.3.1) the backward of a subtraction between two losses came out
+    wrong, and a 0-D product with fed data failed to run (checked against dygraph)."""
+    diff = (loss_j + loss_i * -1.0).reshape([1])
+    return F.relu(offset + (scale * diff) * -1.0)
 
 
-def pair_inputs(plan, margin: float):
+def pair_inputs(plan):
     """The fed form of a plan's ranking term: per pair, (w*s/P, w*m*|s|/P) with w the rank
-    weight and P the number of pairs, so that sum_p relu(b_p - a_p * (L_j - L_i)) equals
-    w * mean_p |s_p| * max(0, m - s_p * (L_j - L_i)): ties (s = 0) add nothing."""
+    weight, m the plan's margin and P the number of pairs, so that the sum of
+    `margin_ranking(L_i, L_j, a_p, b_p)` equals w * mean_p |s_p| * max(0, m - s_p * (L_j - L_i)):
+    ties (s = 0) add nothing."""
     n = max(1, len(plan.pairs))
     a = np.array([plan.rank_weight * s / n for *_, s in plan.pairs], np.float32)
-    b = np.array([plan.rank_weight * margin * abs(s) / n for *_, s in plan.pairs], np.float32)
+    b = np.array([plan.rank_weight * plan.margin * abs(s) / n for *_, s in plan.pairs], np.float32)
     return a, b
 
 
@@ -48,10 +54,10 @@ def nll(logits, y):
     return -(F.one_hot(y, logits.shape[-1]) * F.log_softmax(logits, axis=-1)).sum(axis=-1).mean()
 
 
-def plan_loss(logits, plan_roles, y, pair_a, pair_b, pair_index, cfg_train, temperature):
+def plan_loss(logits, plan_roles, y, pair_a, pair_b, pair_index, label_smoothing, temperature):
     """Total loss of a step plan and its parts. `logits[k]` of sub-network k; `pair_a`,
     `pair_b` (tensors, see pair_inputs) weight the ranking term of the pairs `pair_index`."""
-    ls = cfg_train["label_smoothing"]
+    ls = label_smoothing
     parts = {}
     total = 0.0
     teacher = logits[0]
@@ -63,14 +69,12 @@ def plan_loss(logits, plan_roles, y, pair_a, pair_b, pair_index, cfg_train, temp
         parts[f"{role}{k}"] = term
         total = total + term
     if pair_index:
-        # Written with additions of negated terms, every term a 1-element tensor computing its
-        # own cross-entropies: in oneDNN static programs (Paddle 3.3.1) the backward of a
-        # subtraction between two losses came out wrong, and a loss value feeding two
-        # consumers or a 0-D product with fed data failed to run (checked against dygraph).
+        # Every pair computes its own cross-entropies: in oneDNN static programs a loss value
+        # feeding two consumers failed to run.
         terms = []
         for p, (i, j) in enumerate(pair_index):
-            diff = (nll(logits[j], y) + nll(logits[i], y) * -1.0).reshape([1])
-            terms.append(F.relu(pair_b[p:p + 1] + (pair_a[p:p + 1] * diff) * -1.0))
+            loss_j = nll(logits[j], y)
+            terms.append(margin_ranking(nll(logits[i], y), loss_j, pair_a[p:p + 1], pair_b[p:p + 1]))
         rank = paddle.concat(terms).sum()
         parts["rank"] = rank
         total = total + rank

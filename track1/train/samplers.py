@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import Registry
-from ..space import NUM_STAGES, Arch, SearchSpace
+from ..space import DEPTH_CHARS, NUM_STAGES, RULES_LEN, WIDTH_CHARS, Arch, SearchSpace, digits, hamming
 
 PAIR_SAMPLERS = Registry("pair sampler")
 
@@ -53,10 +53,6 @@ def widest(space: SearchSpace, arch: Arch) -> Arch:
 
 
 # ---------------------------------------------------------------- distances
-def _digits(code: str) -> np.ndarray:
-    return np.frombuffer(code[-51:].encode(), np.uint8) - 48
-
-
 class GroupDistance:
     """RD-NAS group distance between two codes: over the positions where they differ, add
     `far` when the two choices fall in different groups and `near` when in the same group.
@@ -68,46 +64,45 @@ class GroupDistance:
 
     def __init__(self, depth_groups, width_groups, near=0.5, far=2.0):
         self.near, self.far = float(near), float(far)
-        self.group_of = np.full((51, 10), -1, np.int16)      # position x digit -> group id
-        for s in range(NUM_STAGES):
+        self.group_of = np.full((RULES_LEN, 10), -1, np.int16)      # position x digit -> group id
+        for s, pos in enumerate(DEPTH_CHARS):
             for g, values in enumerate(depth_groups[s]):
                 for v in values:
-                    self.group_of[s, v] = g
-        for pos in range(4, 51):
+                    self.group_of[pos, v] = g
+        for pos in WIDTH_CHARS:
             self.group_of[pos, 0] = 100
             for g, values in enumerate(width_groups):
                 for v in values:
                     self.group_of[pos, v] = g
-        for pos in range(51):
+        for pos in range(RULES_LEN):
             for v in range(10):
                 if self.group_of[pos, v] < 0:
                     self.group_of[pos, v] = 200 + v        # ungrouped: its own group
 
     def __call__(self, a: str, b: str) -> float:
-        da, db = _digits(a), _digits(b)
+        da, db = digits(a), digits(b)
         diff = np.nonzero(da != db)[0]
         same = self.group_of[diff, da[diff]] == self.group_of[diff, db[diff]]
         return float(same.sum() * self.near + (~same).sum() * self.far)
 
 
-def hamming51(a: str, b: str) -> float:
-    return float((_digits(a) != _digits(b)).sum())
+def hamming_distance(a: str, b: str) -> float:
+    return float(hamming(a, b))
 
 
 @PAIR_SAMPLERS.register("none")
-def no_filter(cfg):
+def no_filter(rdnas):
     return None
 
 
 @PAIR_SAMPLERS.register("hamming")
-def hamming_filter(cfg):
-    return hamming51
+def hamming_filter(rdnas):
+    return hamming_distance
 
 
 @PAIR_SAMPLERS.register("group")
-def group_filter(cfg):
-    r = cfg["rdnas"]
-    return GroupDistance(r["depth_groups"], r["width_groups"], r["near_weight"], r["far_weight"])
+def group_filter(rdnas):
+    return GroupDistance(rdnas["depth_groups"], rdnas["width_groups"], rdnas["near_weight"], rdnas["far_weight"])
 
 
 def distance_quantile(sampler: ArchSampler, distance, q: float, seed: int, pairs: int = 2000) -> float:

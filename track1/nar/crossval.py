@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics import kendall
-from .fit import NARError, fit, predict
+from .fit import NARError, fit
+from .model import predict
 
 
 def cross_validate(ncfg, profile, codes, accs, folds: int, train_fracs, compare=None) -> list:

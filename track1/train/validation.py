@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-import paddle
 
 from ..bn import recalibrate
-from ..classifier import evaluate
+from ..runtime.inference import DygraphInference, evaluate
 
 
 def evaluate_subnet(net, code, val, train, n_eval: int, n_recal: int, seed: int = 0, batch: int = 500) -> dict:
@@ -15,24 +14,14 @@ def evaluate_subnet(net, code, val, train, n_eval: int, n_recal: int, seed: int 
     if n_recal > 0:
         rng = np.random.default_rng(seed)
         recalibrate(sub, (x for x, _ in train.batches(min(batch, n_recal), rng, limit=n_recal)))
-    sub.eval()
-
-    class _Clf:
-        @paddle.no_grad()
-        def predict(self, x):
-            return sub(paddle.to_tensor(x)).numpy()
-
-    return evaluate(_Clf(), val.batches(batch, limit=n_eval))
+    return evaluate(DygraphInference(sub), val.batches(batch, limit=n_eval))
 
 
-def rank_against_gt(cfg, net, gt: dict, splits, train) -> dict:
+def rank_against_gt(net, gt: dict, val, train, n_eval: int, n_recal: int, seed: int) -> dict:
     """Kendall tau and |Pearson| of the supernet's accuracies of the GT codes vs the GT."""
     from ..metrics import kendall, pearson
-    t = cfg["train"]
-    n_eval = min(t["eval_images"], 1000)
-    n_recal = min(t["bn_recalib_images"], 500)
     pred, true = [], []
     for key, entry in gt.items():
-        pred.append(evaluate_subnet(net, entry["arch"], splits["val"], train, n_eval, n_recal, cfg["seed"])["acc"])
+        pred.append(evaluate_subnet(net, entry["arch"], val, train, n_eval, n_recal, seed)["acc"])
         true.append(entry["acc"])
     return {"gt_kendall_tau": kendall(pred, true), "gt_pearson_abs": abs(pearson(pred, true)), "gt_n": len(true)}

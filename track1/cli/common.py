@@ -1,0 +1,53 @@
+"""What every command-line tool shares: one-line errors with exit code 2, config arguments.
+
+A tool is argparse, one library call and printing; the errors a user can cause are
+`track1.errors.UserError` and end as one line on stderr; any other exception is a bug and
+keeps its traceback."""
+from __future__ import annotations
+
+import sys
+
+from ..errors import UserError, one_line
+
+
+def fail(msg: str, code: int = 2):
+    # one_line: a stray newline or CR from user input must not split or overwrite the message
+    print(f"error: {one_line(msg)}", file=sys.stderr)
+    sys.exit(code)
+
+
+def run_main(main):
+    """Run `main()`: UserError -> one line and exit 2, Ctrl-C -> exit 130."""
+    try:
+        sys.exit(main() or 0)
+    except UserError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+def entry(main):
+    """A console entry point running `main` under `run_main`."""
+    return lambda: run_main(main)
+
+
+def add_config_args(p):
+    p.add_argument("--config", default=None, help="a config path or a name in configs/ (default: fashion_mnist)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set standalone.epochs=4 (repeatable)")
+    return p
+
+
+def positive_jobs(value: str) -> int:
+    """argparse type of --jobs: an integer >= 1 (0 or less is refused, never replaced)."""
+    import argparse
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+__all__ = ["add_config_args", "entry", "fail", "positive_jobs", "run_main"]

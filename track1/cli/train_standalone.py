@@ -1,0 +1,38 @@
+"""Train codes stand-alone under the config's protocol; one JSON line per (code, seed).
+
+    python tools/train_standalone.py --codes FILE|CODE... --seeds 0 1 --out results.jsonl [--jobs 2]
+
+FILE is an official-format JSON (keys are kept) or a text file with one code per line.
+Resumable: run the same command again after a kill and finished pairs are skipped.
+"""
+import argparse
+
+from .common import add_config_args, entry, positive_jobs
+
+
+def main():
+    p = add_config_args(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+    p.add_argument("--codes", nargs="+", required=True, help="codes, code files or candidate JSON files")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--out", required=True, help="results JSONL (appended; resumable)")
+    p.add_argument("--jobs", type=positive_jobs, default=1, help="worker processes (each uses standalone.threads)")
+    p.add_argument("--curve", action="store_true", help="also evaluate the test set after every epoch")
+    p.add_argument("--order", choices=["seed", "code"], default="seed",
+                   help="seed: every code with the first seed, then the next seed; code: a code's seeds "
+                        "one after the other (a study's first codes then have all their seeds)")
+    p.add_argument("--predictions", action="store_true",
+                   help="record each run's per-image predicted classes (seed-to-seed disagreement; ~5 KB a run)")
+    args = p.parse_args()
+    from track1.candidates import codes_from_items
+    from track1.config import load_config
+    from track1.gt.runner import plan_runs, run_all
+    from track1.io_utils import check_output_path
+    from track1.profile import Profile
+    cfg = load_config(args.config, args.overrides)
+    profile = Profile.from_section(cfg.profile)
+    check_output_path(args.out, "--out")
+    tasks = plan_runs(codes_from_items(args.codes, profile.space), args.seeds, args.order)
+    run_all(cfg, profile, tasks, args.out, jobs=args.jobs, curve=args.curve, predictions=args.predictions)
+
+
+entry_point = entry(main)
