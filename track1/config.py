@@ -84,6 +84,7 @@ I, Fl, B, S = "int", "float", "bool", "str"
 # The schema: every key of a config, its type and range (values live in configs/*.yaml).
 SCHEMA = {
     "seed": Field(I, 0),
+    "device": Field(S, choices=("auto", "cpu", "gpu")),
     "profile": {
         "name": Field(S),
         "image_size": Field(I, 8, 1024),
