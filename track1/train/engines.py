@@ -114,8 +114,6 @@ class SupernetTask:
             def compute(forward, y):
                 lg = forward(plan.codes[k], True)
                 loss = distill(lg, kept["logits"], plan.temperature)
-                if k == len(plan.codes) - 1:
-                    loss = loss + self._all_params_term(forward.net)
                 return loss, {f"{plan.roles[k]}{k}": loss}
             return compute
         return [teacher] + [student(k) for k in range(1, len(plan.codes))]
@@ -126,7 +124,7 @@ class SupernetTask:
         a, b = (paddle.to_tensor(v) for v in pair_inputs(plan))
         total, parts = plan_loss(logits, plan.roles, y, a, b, pairs, self.label_smoothing, plan.temperature,
                                  self._frozen_logits(forward))
-        return total + self._all_params_term(forward.net), parts
+        return total, parts
 
     def _frozen_logits(self, forward):
         if self.frozen_teacher is None:
@@ -135,12 +133,21 @@ class SupernetTask:
             self.frozen_teacher.eval()
             return forward.plain(self.frozen_teacher).detach()
 
-    @staticmethod
-    def _all_params_term(net):
-        # Every parameter takes part (zero gradient if inactive), so weight decay and momentum
-        # act on all weights each step, as in the static engine's single masked program (and
-        # a data-parallel wrapper sees a gradient for every parameter).
-        return 0.0 * paddle.add_n([p.sum() for p in net.parameters() if not p.stop_gradient])
+
+
+class _EveryParameter(paddle.nn.Layer):
+    """A supernet whose output also depends, with weight zero, on every parameter. Each
+    step then gives every weight a gradient (zero if inactive), so weight decay and momentum
+    act on all of them as in the static engine's single masked program; and since the term
+    is inside the forward, a data-parallel wrapper sees every parameter used where it looks
+    for them (adding 0.0 leaves the values and the active gradients bit-identical)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x) + 0.0 * paddle.add_n([p.sum() for p in self.net.parameters() if not p.stop_gradient])
 
 
 class DygraphEngine:
@@ -169,21 +176,25 @@ class DygraphEngine:
         if self.amp != "fp32" and not paddle.device.get_device().startswith("gpu"):
             print(f"note: train.amp={self.amp} has no effect on {paddle.device.get_device()} (Paddle 3.3.1 casts on "
                   "GPUs only): training in float32", flush=True)
-        self.wrapper = paddle.DataParallel(net) if self.world > 1 else None
+        # A piece's final forward runs the net with every parameter in it (_EveryParameter), so
+        # no parameter is unused and the reducer need not search for unused ones each step.
+        self.whole = _EveryParameter(net) if hasattr(net, "set_active_subnet") else net
+        self.wrapper = paddle.DataParallel(self.whole) if self.world > 1 else None
 
     def _forward(self, x):
         def forward(code, last):
             if hasattr(self.net, "set_active_subnet"):      # a supernet (a stand-alone net is its code)
                 self.net.set_active_subnet(code)
-            model = self.wrapper if (last and self.wrapper is not None) else self.net
-            return run(model)
+            if not last:
+                return run(self.net)
+            return run(self.wrapper if self.wrapper is not None else self.whole)
 
         def run(model):
             if self.amp == "fp32":
                 return model(x)
             with paddle.amp.auto_cast(dtype="float16" if self.amp == "fp16" else "bfloat16", level="O1"):
                 return model(x).astype("float32")
-        forward.net, forward.plain = self.net, run
+        forward.plain = run
         return forward
 
     def step(self, plan, x, y) -> dict:
@@ -192,7 +203,8 @@ class DygraphEngine:
         sums = {}
         for m in range(k):
             lo, hi = len(x) * m // k, len(x) * (m + 1) // k
-            xt, yt = paddle.to_tensor(x[lo:hi]), paddle.to_tensor(y[lo:hi])
+            # A loader that delivered to the device gives tensors: sliced there, not re-uploaded.
+            xt, yt = (v[lo:hi] if isinstance(v, paddle.Tensor) else paddle.to_tensor(v[lo:hi]) for v in (x, y))
             forward = self._forward(xt)
             pieces = self.task.pieces(plan, self.per_subnet)
             for p, compute in enumerate(pieces):
