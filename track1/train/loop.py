@@ -9,6 +9,7 @@ sub-networks; `paddle.seed(seed)` fixes the initial weights.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -23,6 +24,7 @@ from ..config import REPO
 from ..data import fixed_subset, load_splits
 from ..errors import UserError
 from ..identity import identity_hash
+from ..io_utils import FileLock
 from ..models.supernet import SuperNet
 from ..runtime import checkpoint
 from ..runtime.optim import lr_at
@@ -136,6 +138,22 @@ def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None =
     """Train the supernet of `cfg` (validated) on `profile`; `resume` continues its
     checkpoint; without it an out_dir that holds a run is refused unless `overwrite`."""
     run = prepare(cfg, profile, max_steps, candidates)
+    # One writer per out_dir: a second run (even with --resume) would interleave its
+    # checkpoints with this one's. Rank 0 alone writes, so it alone holds the lock.
+    with _out_dir_lock(run):
+        return _train(run, cfg, resume, overwrite, log)
+
+
+LOCK_FILE = ".lock"         # in train.out_dir, held while a run writes there
+
+
+def _out_dir_lock(run: Run):
+    if run.rank != 0:
+        return contextlib.nullcontext()
+    return FileLock(run.out, lock_file=run.out / LOCK_FILE, what="train.out_dir")
+
+
+def _train(run: Run, cfg, resume: bool, overwrite: bool, log) -> dict:
     if not resume and not overwrite:
         held = [f for f in ("checkpoint.npz", "supernet.npz") if (run.out / f).is_file()]
         if held:
