@@ -171,28 +171,29 @@ def _train(run: Run, cfg, resume: bool, overwrite: bool, log) -> dict:
     end = EpochEnd(run, rng, history, log)
     aug = dict(augment=t["augment"], pad=cfg["data"]["pad_crop"], flip=cfg["data"]["flip"])
     from tqdm import tqdm
-    bar = tqdm(total=run.stop, initial=step, desc=f"{t['strategy']}/{t['engine']}", unit="step",
-               disable=run.rank != 0, mininterval=5)
-    t0 = time.time()
-    while step < run.stop:
-        sums, n = {}, 0
-        for x, y in run.train_split.batches(t["batch_size"], rng, drop_last=True, part=(run.rank, run.world), **aug):
-            # A phase may start mid-epoch: its branches open at its first step.
-            _open_phase_branches(run, step / run.steps_per_epoch)
-            plan = run.strategy.plan(step / run.steps_per_epoch, rng)
-            parts = run.engine.step(plan, x, y)
-            if not math.isfinite(parts["loss"]):
-                raise FloatingPointError(f"loss became {parts['loss']} at step {step}")
-            step, n = step + 1, n + 1
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            end.log_step(step, parts, plan)
-            bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss']:.3f}", refresh=False)
-            if step >= run.stop or step % run.steps_per_epoch == 0:
-                break
-        end(step, {k: v / max(n, 1) for k, v in sums.items()}, time.time() - t0)
-    bar.close()
+    # Closed however the loop ends: an error message then starts on a line of its own
+    # instead of behind the bar's last redraw.
+    with tqdm(total=run.stop, initial=step, desc=f"{t['strategy']}/{t['engine']}", unit="step",
+              disable=run.rank != 0, mininterval=5) as bar:
+        t0 = time.time()
+        while step < run.stop:
+            sums, n = {}, 0
+            for x, y in run.train_split.batches(t["batch_size"], rng, drop_last=True, part=(run.rank, run.world), **aug):
+                # A phase may start mid-epoch: its branches open at its first step.
+                _open_phase_branches(run, step / run.steps_per_epoch)
+                plan = run.strategy.plan(step / run.steps_per_epoch, rng)
+                parts = run.engine.step(plan, x, y)
+                if not math.isfinite(parts["loss"]):
+                    raise FloatingPointError(f"loss became {parts['loss']} at step {step}")
+                step, n = step + 1, n + 1
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                end.log_step(step, parts, plan)
+                bar.update(1)
+                bar.set_postfix(loss=f"{parts['loss']:.3f}", refresh=False)
+                if step >= run.stop or step % run.steps_per_epoch == 0:
+                    break
+            end(step, {k: v / max(n, 1) for k, v in sums.items()}, time.time() - t0)
     if run.rank == 0:
         _write_final(run, history)
     return {"steps": step, "history": history, "out_dir": str(run.out)}
