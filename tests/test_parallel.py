@@ -165,3 +165,26 @@ def test_parent_watchdog_fallback(tmp_path):
         time.sleep(120)
     """)
     assert _kill_parent_and_wait(p, pids, timeout=5.0) == []
+
+
+SLOW_START = "import time\ntime.sleep(8)     # a worker's start-up imports (Paddle: 3-12 s on a loaded machine)\n" \
+             "def init():\n    pass\n"
+
+
+def test_workers_end_when_the_parent_is_killed_during_their_start_up(tmp_path):
+    # Before a worker reaches its initializer it imports what the task needs (Paddle, seconds
+    # on a loaded machine): a parent killed then must not leave it running to the end of them.
+    (tmp_path / "slow_start.py").write_text(SLOW_START)
+    p, pids = _start_parent(tmp_path, """
+        import multiprocessing as mp, time
+        import slow_start
+        from track1.parallel import worker_pool
+        with worker_pool(2, slow_start.init) as pool:
+            for _ in range(2):              # spawns the workers; they now import slow_start
+                pool._ex.submit(int, 0)
+            time.sleep(2)
+            print(*[c.pid for c in mp.active_children() if c.name.startswith("SpawnProcess")], flush=True)
+            time.sleep(120)
+    """)
+    assert len(pids) == 2
+    assert _kill_parent_and_wait(p, pids, timeout=2.0) == []

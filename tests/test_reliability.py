@@ -180,6 +180,45 @@ def test_lock_message_names_the_output(tmp_path):
     assert str(e.value) == f"'{out}' is in use by another run"
 
 
+TINY_TRAIN = ["train.train_images=64", "train.batch_size=32", "train.epochs=1", "train.warmup_epochs=0",
+              "train.eval_images=0", "train.engine=dygraph", "train.gt=null", "train.strategy=spos"]
+
+
+def test_a_second_training_run_on_one_out_dir_is_refused(tmp_path):
+    # Found by benchmarks/faults.py: two `train.py --resume` on one train.out_dir both trained,
+    # each writing its own checkpoints over the other's. The out_dir is locked while a run writes.
+    from conftest import train_run
+    from track1.config import load_config
+    from track1.io_utils import LockError
+    from track1.train.loop import LOCK_FILE
+    d = tmp_path / "run"
+    cfg = load_config(None, TINY_TRAIN + [f"train.out_dir={d}"])
+    with FileLock(d, lock_file=d / LOCK_FILE):      # what the first run holds
+        with pytest.raises(LockError) as e:
+            train_run(cfg, resume=True, log=lambda m: None)
+    assert str(e.value) == f"train.out_dir '{d}' is in use by another run"
+    assert sorted(p.name for p in d.iterdir()) == [LOCK_FILE]         # nothing written
+    train_run(cfg, resume=True, log=lambda m: None)                   # free again: it trains
+    assert (d / "supernet.npz").is_file()
+
+
+def test_an_error_during_training_starts_on_a_line_of_its_own(tmp_path, capsys, monkeypatch):
+    # Found by benchmarks/faults.py: a run that failed left its progress bar open, so the
+    # one-line error was printed behind the bar's last redraw, and the bar redrawn after it.
+    from conftest import train_run
+    from track1.config import load_config
+    from track1.train import engines
+    monkeypatch.setattr(engines.DygraphEngine, "step", lambda self, plan, x, y: {"loss": float("nan")})
+    cfg = load_config(None, TINY_TRAIN + [f"train.out_dir={tmp_path / 'run'}"])
+    try:
+        train_run(cfg, log=lambda m: None)
+    except FloatingPointError:
+        err = capsys.readouterr().err       # as the tool's error handler sees it: the run's frames still alive
+    else:
+        raise AssertionError("the NaN loss was not refused")
+    assert err.endswith("\n") and "\r" not in err.rsplit("\n", 1)[1], repr(err)
+
+
 # ------------------------------------------------------------------ JSON input files
 @pytest.mark.parametrize("content,msg", [
     ("[" * 5000 + "]" * 5000, "nested too deeply"),
@@ -301,3 +340,51 @@ def test_reference_inputs_are_accepted(tmp_path):
     r = _tool("tools/check.py", str(REFERENCE / "submission.json"), "--gt", str(REFERENCE / "gt.json"),
               "--boot", "0", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["n"] == 4, r.stderr
+
+
+def test_an_error_during_scoring_starts_on_a_line_of_its_own(tmp_path, capsys, monkeypatch):
+    # The same for scoring (benchmarks/faults.py, disk full: the append's one-line error came
+    # behind the bar, and the bar was redrawn after it).
+    import contextlib
+    from types import SimpleNamespace
+    from track1.scoring import run
+    from track1.scoring.trained import ScoreError
+
+    class Pool:
+        def imap_unordered(self, fn, tasks):
+            for idx, codes in tasks:
+                yield idx, [0.5] * (len(idx) - 1) + [float("nan")]
+    monkeypatch.setattr(run, "worker_pool", lambda *a, **k: contextlib.nullcontext(Pool()))
+    cands = [SimpleNamespace(key=f"arch{i}", arch="x", code="x") for i in range(4)]
+    cfg = {"score": {"chunk": 2}, "data": {}}
+    try:
+        run._score_todo(None, cfg, cands, [0, 1, 2, 3], tmp_path / "p.jsonl", {}, 1, log=lambda m: None)
+    except ScoreError:
+        err = capsys.readouterr().err
+    else:
+        raise AssertionError("the non-finite score was not refused")
+    assert err.endswith("\n") and "\r" not in err.rsplit("\n", 1)[1], repr(err)
+
+
+def test_code_version_takes_no_git_lock(tmp_path, monkeypatch):
+    # Found by benchmarks/faults.py: every tool records code_version(), whose `git status`
+    # rewrote the index under .git/index.lock; a tool killed during it (kill -9 of its group)
+    # left the lock, and every later git command in the checkout was refused.
+    import shutil
+    from track1 import version
+    if not shutil.which("git"):
+        pytest.skip("no git")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, env=env, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    (tmp_path / "f.txt").write_text("x\n")
+    git("add", "f.txt")
+    git("commit", "-qm", "c")
+    st = os.stat(tmp_path / "f.txt")
+    os.utime(tmp_path / "f.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))   # stale stat data: status would refresh
+    index = tmp_path / ".git" / "index"
+    before = (index.stat().st_ino, index.stat().st_mtime_ns)
+    monkeypatch.setattr(version, "REPO", tmp_path)
+    assert version.code_version.__wrapped__().endswith("+" + git("rev-parse", "--short=10", "HEAD").stdout.decode().strip())
+    assert (index.stat().st_ino, index.stat().st_mtime_ns) == before      # the index was not rewritten

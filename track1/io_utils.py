@@ -331,9 +331,12 @@ class FileLock:
     Messages name `path`: the lock file is an implementation detail (the kernel drops the
     lock when its holder dies, so a leftover .lock file never blocks anything)."""
 
-    def __init__(self, path):
+    def __init__(self, path, lock_file=None, what: str = ""):
+        # `lock_file`: where the lock lives when `path` is a folder (its own file inside it);
+        # `what` names `path` in the message (e.g. "train.out_dir").
         self.target = str(path)
-        self.path = self.target + ".lock"
+        self.path = str(lock_file) if lock_file is not None else self.target + ".lock"
+        self.what = f"{what} " if what else ""
         self.fd = None
 
     def __enter__(self):
@@ -346,7 +349,7 @@ class FileLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise LockError(f"{quote(self.target)} is in use by another run") from None
+            raise LockError(f"{self.what}{quote(self.target)} is in use by another run") from None
         return self
 
     def __exit__(self, *exc):

@@ -58,6 +58,21 @@ def _guarded_init(parent, initializer, initargs):
 
 
 PR_SET_PDEATHSIG = 1            # <linux/prctl.h>
+# Set in the environment while a pool may start workers: the pid of their parent. A spawned
+# worker imports what its task needs before its initializer runs (Paddle: 3-12 s on a loaded
+# machine); `track1/__init__` reads this at the worker's first import of track1, before
+# those imports, and arms the parent-death signal there (`arm_worker`), so a parent killed
+# during a worker's start-up does not leave it running to the end of them.
+PARENT_ENV = "TRACK1_WORKER_PARENT"
+
+
+def arm_worker():
+    """In a process spawned by `worker_pool`: die with the parent from now on. Anything else
+    (another child of that parent, a worker's own child) leaves the variable alone or finds it
+    removed: the worker takes it out of its environment at once."""
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent and "--multiprocessing-fork" in getattr(sys, "orig_argv", sys.argv):
+        die_with_parent(int(parent))
 
 
 def die_with_parent(parent: int, poll_s: float = 1.0):
@@ -167,6 +182,8 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
     for k, v in MALLOC_ENV.items():
         os.environ.setdefault(k, v)
     before = set(mp.active_children())
+    old_parent = os.environ.get(PARENT_ENV)
+    os.environ[PARENT_ENV] = str(os.getpid())
     ex = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_guarded_init,
                                 initargs=(os.getpid(), initializer, initargs),
                                 max_tasks_per_child=maxtasksperchild)
@@ -190,6 +207,10 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+        if old_parent is None:
+            os.environ.pop(PARENT_ENV, None)
+        else:
+            os.environ[PARENT_ENV] = old_parent
 
 
 def _kill_new_children(before):

@@ -86,9 +86,10 @@ def _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log):
     chunk = cfg["score"]["chunk"]
     tasks = [(todo[a:a + chunk], [candidates[i].code for i in todo[a:a + chunk]]) for a in range(0, len(todo), chunk)]
     from tqdm import tqdm
-    bar = tqdm(total=len(todo), desc="scoring", unit="cand", mininterval=5)
     t0 = time.time()
-    with worker_pool(jobs, _init, (trained, cfg["data"], dict(cfg["score"]), 1)) as pool:
+    # The bar is closed however scoring ends, so an error message starts on a line of its own.
+    with tqdm(total=len(todo), desc="scoring", unit="cand", mininterval=5) as bar, \
+            worker_pool(jobs, _init, (trained, cfg["data"], dict(cfg["score"]), 1)) as pool:
         for idx, scores in pool.imap_unordered(_score_chunk, tasks):
             bad = [i for i, s in zip(idx, scores) if not np.isfinite(s)]
             if bad:
@@ -97,7 +98,6 @@ def _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log):
             append_lines(partial_path, [json.dumps({"i": i, "score": s}) for i, s in zip(idx, scores)])
             done.update(zip(idx, scores))
             bar.update(len(idx))
-    bar.close()
     log(f"scored {len(todo)} candidates at {len(todo) / max(time.time() - t0, 1e-9):.1f} candidates/s")
 
 

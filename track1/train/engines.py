@@ -134,20 +134,24 @@ class SupernetTask:
             return forward.plain(self.frozen_teacher).detach()
 
 
+def _zero_on_every_parameter(net):
+    # Every parameter takes part (zero gradient if inactive), so weight decay and momentum
+    # act on all weights each step, as in the static engine's single masked program.
+    return 0.0 * paddle.add_n([p.sum() for p in net.parameters() if not p.stop_gradient])
+
 
 class _EveryParameter(paddle.nn.Layer):
-    """A supernet whose output also depends, with weight zero, on every parameter. Each
-    step then gives every weight a gradient (zero if inactive), so weight decay and momentum
-    act on all of them as in the static engine's single masked program; and since the term
-    is inside the forward, a data-parallel wrapper sees every parameter used where it looks
-    for them (adding 0.0 leaves the values and the active gradients bit-identical)."""
+    """Under paddle.DataParallel, the supernet with that zero term inside its forward: the
+    reducer then finds every parameter used where it looks for them (the forward's outputs),
+    instead of seeing a gradient arrive for one it had marked unused. (In one process the
+    term joins the step's last loss, as the baseline did, keeping its results bit for bit.)"""
 
     def __init__(self, net):
         super().__init__()
         self.net = net
 
     def forward(self, x):
-        return self.net(x) + 0.0 * paddle.add_n([p.sum() for p in self.net.parameters() if not p.stop_gradient])
+        return self.net(x) + _zero_on_every_parameter(self.net)
 
 
 class DygraphEngine:
@@ -176,18 +180,16 @@ class DygraphEngine:
         if self.amp != "fp32" and not paddle.device.get_device().startswith("gpu"):
             print(f"note: train.amp={self.amp} has no effect on {paddle.device.get_device()} (Paddle 3.3.1 casts on "
                   "GPUs only): training in float32", flush=True)
-        # A piece's final forward runs the net with every parameter in it (_EveryParameter), so
-        # no parameter is unused and the reducer need not search for unused ones each step.
-        self.whole = _EveryParameter(net) if hasattr(net, "set_active_subnet") else net
-        self.wrapper = paddle.DataParallel(self.whole) if self.world > 1 else None
+        self.supernet = hasattr(net, "set_active_subnet")   # (a stand-alone net uses every weight)
+        self.wrapper = None
+        if self.world > 1:
+            self.wrapper = paddle.DataParallel(_EveryParameter(net) if self.supernet else net)
 
     def _forward(self, x):
         def forward(code, last):
             if hasattr(self.net, "set_active_subnet"):      # a supernet (a stand-alone net is its code)
                 self.net.set_active_subnet(code)
-            if not last:
-                return run(self.net)
-            return run(self.wrapper if self.wrapper is not None else self.whole)
+            return run(self.wrapper if (last and self.wrapper is not None) else self.net)
 
         def run(model):
             if self.amp == "fp32":
@@ -211,6 +213,8 @@ class DygraphEngine:
                 final = m == k - 1 and p == len(pieces) - 1
                 with self.wrapper.no_sync() if (self.wrapper is not None and not final) else contextlib.nullcontext():
                     loss, parts = compute(forward, yt)
+                    if final and self.supernet and self.wrapper is None:
+                        loss = loss + _zero_on_every_parameter(self.net)
                     self._backward(loss if k == 1 else loss / k)
                 for name, v in (("loss", loss), *parts.items()):
                     v = v.detach()

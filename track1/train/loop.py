@@ -9,6 +9,7 @@ sub-networks; `paddle.seed(seed)` fixes the initial weights.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from ..config import REPO
 from ..data import fixed_subset, load_splits
 from ..errors import UserError
 from ..identity import identity_hash
+from ..io_utils import FileLock
 from ..models.supernet import SuperNet
 from ..runtime import checkpoint
 from ..runtime.optim import lr_at
@@ -149,6 +151,22 @@ def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None =
     """Train the supernet of `cfg` (validated) on `profile`; `resume` continues its
     checkpoint; without it an out_dir that holds a run is refused unless `overwrite`."""
     run = prepare(cfg, profile, max_steps, candidates)
+    # One writer per out_dir: a second run (even with --resume) would interleave its
+    # checkpoints with this one's. Rank 0 alone writes, so it alone holds the lock.
+    with _out_dir_lock(run):
+        return _train(run, cfg, resume, overwrite, log)
+
+
+LOCK_FILE = ".lock"         # in train.out_dir, held while a run writes there
+
+
+def _out_dir_lock(run: Run):
+    if run.rank != 0:
+        return contextlib.nullcontext()
+    return FileLock(run.out, lock_file=run.out / LOCK_FILE, what="train.out_dir")
+
+
+def _train(run: Run, cfg, resume: bool, overwrite: bool, log) -> dict:
     if not resume and not overwrite:
         held = [f for f in ("checkpoint.npz", "supernet.npz") if (run.out / f).is_file()]
         if held:
@@ -166,27 +184,28 @@ def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None =
     end = EpochEnd(run, rng, history, log)
     aug = dict(augment=t["augment"], pad=cfg["data"]["pad_crop"], flip=cfg["data"]["flip"])
     from tqdm import tqdm
-    bar = tqdm(total=run.stop, initial=step, desc=f"{t['strategy']}/{t['engine']}", unit="step",
-               disable=run.rank != 0, mininterval=5)
-    meter = StepMeter(t["log_every"], t["batch_size"], end.writer, run.lr_fn, bar)
-    t0 = time.time()
-    while step < run.stop:
-        tick = time.time()
-        for x, y in run.train_split.batches(t["batch_size"], rng, drop_last=True, part=(run.rank, run.world), **aug):
-            got = time.time()
-            # A phase may start mid-epoch: its branches open at its first step.
-            _open_phase_branches(run, step / run.steps_per_epoch)
-            plan = run.strategy.plan(step / run.steps_per_epoch, rng)
-            parts = run.engine.step(plan, x, y)
-            step += 1
-            done = time.time()
-            meter.add(step, parts, plan, got - tick, done - tick)
-            tick = done
-            bar.update(1)
-            if step >= run.stop or step % run.steps_per_epoch == 0:
-                break
-        end(step, meter.epoch_means(), time.time() - t0)
-    bar.close()
+    # Closed however the loop ends: an error message then starts on a line of its own
+    # instead of behind the bar's last redraw.
+    with tqdm(total=run.stop, initial=step, desc=f"{t['strategy']}/{t['engine']}", unit="step",
+              disable=run.rank != 0, mininterval=5) as bar:
+        meter = StepMeter(t["log_every"], t["batch_size"], end.writer, run.lr_fn, bar)
+        t0 = time.time()
+        while step < run.stop:
+            tick = time.time()
+            for x, y in run.train_split.batches(t["batch_size"], rng, drop_last=True, part=(run.rank, run.world), **aug):
+                got = time.time()
+                # A phase may start mid-epoch: its branches open at its first step.
+                _open_phase_branches(run, step / run.steps_per_epoch)
+                plan = run.strategy.plan(step / run.steps_per_epoch, rng)
+                parts = run.engine.step(plan, x, y)
+                step += 1
+                done = time.time()
+                meter.add(step, parts, plan, got - tick, done - tick)
+                tick = done
+                bar.update(1)
+                if step >= run.stop or step % run.steps_per_epoch == 0:
+                    break
+            end(step, meter.epoch_means(), time.time() - t0)
     if run.rank == 0:
         _write_final(run, history)
     return {"steps": step, "history": history, "out_dir": str(run.out)}
