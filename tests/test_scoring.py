@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -296,3 +297,29 @@ def test_scoring_settings_come_from_the_config_at_scoring_time_the_supernet_from
     assert cfg.profile.base_channels == [16, 20, 24, 32]            # the supernet's own, whatever is given
     with pytest.raises(Exception, match="data.split_seed: the supernet was trained with 0"):
         scoring_config(trained, None, ["data.split_seed=3"])
+
+
+@pytest.mark.parametrize("layout", ["ofa_dp", "track1"])
+def test_a_supernet_pdparams_in_an_official_layout_scores_like_its_checkpoint(ckpt, tmp_path, fm_profile, layout):
+    """A supernet trained elsewhere (the official demo's multi-GPU OFA layout, or track1's own
+    export) scored from its .pdparams: the same submission, byte for byte, as from the
+    training folder it was exported from (BN mode batch: no dependence on running statistics
+    that a static run leaves at init)."""
+    from track1.interop import export_supernet
+    cands, _ = _candidates(tmp_path, fm_profile, n=8)
+    trained = load_trained(ckpt)
+    file = export_supernet(trained.network(), tmp_path / f"sn_{layout}.pdparams", layout=layout)
+    outs = []
+    for src in (ckpt, file):
+        out = tmp_path / f"from_{Path(src).name}.json"
+        p = _predict("--checkpoint", src, "--candidates", cands, "--out", out, "--set", "score.bn=batch")
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    # damaged weights: one line naming the file, exit 2
+    bad = tmp_path / "bad.pdparams"
+    bad.write_bytes(b"\x00not a pickle" * 10)
+    p = _predict("--checkpoint", bad, "--candidates", cands, "--out", tmp_path / "x.json")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 2 and len(err.strip().splitlines()) == 1 and "bad.pdparams" in err, err

@@ -19,7 +19,8 @@ from .common import entry, positive_jobs
 
 def _shared(p):
     p.add_argument("--checkpoint", default=None,
-                   help="training output folder (holds supernet.npz; default: the config's train.out_dir)")
+                   help="training output folder (holds supernet.npz; default: the config's train.out_dir), "
+                        "or a supernet .pdparams in a layout of track1/interop.py (profile and split from --config)")
     p.add_argument("--candidates", default=None,
                    help="the official candidate JSON (default: config 'candidates', else $TRACK1_CANDIDATES)")
     p.add_argument("--config", default=None, help="scoring settings: a config path or name (default: the "

@@ -47,7 +47,7 @@ def launcher_rank() -> tuple:
 
 
 def _job(checkpoint_dir, config, overrides, candidates, sample, log):
-    trained = load_trained(checkpoint_dir)
+    trained = load_trained(checkpoint_dir, config, overrides)
     cfg = scoring_config(trained, config, overrides)
     check_bn_mode(cfg["score"], trained)
     gt = cfg["train"]["gt"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..config import DEFAULT_CONFIG, load_config
 from ..errors import UserError
 from ..models.supernet import SuperNet
@@ -43,7 +45,12 @@ class Trained:
         return net
 
 
-def load_trained(ckpt_dir) -> Trained:
+def load_trained(ckpt_dir, config=None, overrides=()) -> Trained:
+    """The supernet of a training folder (its supernet.npz), or a supernet `.pdparams` in
+    any layout of interop.py (the official demo's, the 3rd place's, track1's export); such a
+    file holds weights alone, so its profile and split are those of `config`."""
+    if Path(ckpt_dir).suffix == ".pdparams":
+        return _load_pdparams(Path(ckpt_dir), config, overrides)
     path = Path(ckpt_dir) / "supernet"
     found = checkpoint.load(path)
     if found is None:
@@ -56,6 +63,27 @@ def load_trained(ckpt_dir) -> Trained:
     trained = Trained(Path(f"{path}.npz"), arrays, meta, profile, dict(sn["profile"]), definition, dict(sn["split"]),
                       list(meta.get("open_stages", [])), engine)
     checkpoint.check_state(arrays, {k: v.shape for k, v in trained.build().state_dict().items()}, trained.path)
+    return trained
+
+
+def _load_pdparams(path: Path, config, overrides) -> Trained:
+    from .. import interop
+    try:
+        state = interop.load_pdparams(path)
+    except FileNotFoundError as e:
+        raise ScoreError(str(e)) from None
+    except interop.LayoutError:
+        raise
+    except Exception as e:      # paddle.load of a damaged file: any of several exception types
+        raise ScoreError(f"--checkpoint '{path}' is not a readable .pdparams file ({type(e).__name__})") from None
+    layout = interop.detect_layout(state)
+    arrays = {k: np.asarray(v) for k, v in interop.to_track1(state, layout).items()}
+    cfg = load_config(config or DEFAULT_CONFIG, overrides)
+    split = {k: cfg["data"][k] for k in SPLIT_KEYS}
+    # Imported supernets were trained in dygraph: their BN running statistics are real.
+    trained = Trained(path, arrays, {"config_source": str(config or DEFAULT_CONFIG), "imported_layout": layout},
+                      Profile.from_section(cfg["profile"]), dict(cfg["profile"]), {}, split, [], "dygraph")
+    checkpoint.check_state(arrays, {k: v.shape for k, v in trained.build().state_dict().items()}, path)
     return trained
 
 
