@@ -80,7 +80,8 @@ def _fit(engine, model, plan, train, test, st, data, rng, total, steps_per_epoch
     while step < total:
         epoch_losses = []
         for x, y in train.batches(st["batch_size"], rng, drop_last=True, **aug):
-            loss = engine.step(plan, x, y)["loss"]
+            # (the dygraph engine returns a device tensor: read here, the loss is checked each step)
+            loss = float(engine.step(plan, x, y)["loss"])
             if not np.isfinite(loss):
                 raise FloatingPointError(f"arch {plan.codes[0]} seed {seed}: loss became {loss} at step {step}")
             epoch_losses.append(loss)
