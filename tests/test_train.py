@@ -275,7 +275,7 @@ def test_static_engine_matches_dygraph(fm_profile, branched):
         a, b = dy.step(plan, x, y), st.step(plan, x, y)
         assert a.keys() == b.keys()
         for k in a:
-            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-5), k
+            assert float(a[k]) == pytest.approx(b[k], rel=1e-5, abs=1e-5), k
         sa, sb = dy.state(), st.state()
         for k in sa:
             if not k.startswith("@") and "_mean" not in k and "_variance" not in k:

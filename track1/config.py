@@ -84,7 +84,6 @@ I, Fl, B, S = "int", "float", "bool", "str"
 # The schema: every key of a config, its type and range (values live in configs/*.yaml).
 SCHEMA = {
     "seed": Field(I, 0),
-    "device": Field(S, choices=("auto", "cpu", "gpu")),
     "profile": {
         "name": Field(S),
         "image_size": Field(I, 8, 1024),
@@ -100,6 +99,7 @@ SCHEMA = {
         "stem_codes": Field("list:int", 1, 7),
         "stage_codes": Field("list:list:int", 1, 7, length=4),
     },
+    "device": Field(S, choices=("auto", "cpu", "gpu")),
     "data": {
         "dataset": Field(S, choices=("fashion_mnist", "imagenet")),
         "root": Field(S, null=True),
@@ -151,6 +151,11 @@ SCHEMA = {
         "augment": Field(B),
         "threads": Field(I, 1, 256),
         "init": Field(S, null=True),
+        "reorder": Field(B),
+        "distill_teacher": Field(S, null=True),
+        "amp": Field(S, choices=("fp32", "fp16", "bf16")),
+        "backward": Field(S, choices=("joint", "per_subnet")),
+        "accumulate": Field(I, 1, 64),
         "out_dir": Field(S),
         "eval_images": Field(I, 0),
         "bn_recalib_images": Field(I, 0),
@@ -168,6 +173,11 @@ SCHEMA = {
             "base": Field(S, choices=("spos", "sandwich")), "open": Field("list:int", 0, 3)}),
         "branch_groups": Field("list:list:int", 1, 7),
         "branch_stages": Field("list:int", 0, 3),
+    },
+    "fewshot": {
+        "stage": Field(I, 0, 3),
+        "groups": Field("list:list:int", 1, 8),
+        "epochs": Field(Fl, 0.0, above=0.0),
     },
     "rdnas": {
         "teacher": Field(S),
@@ -425,6 +435,15 @@ def load_config(name=None, overrides=()) -> Node:
     _cross_check(cfg)
     cfg["_path"] = str(path)
     return cfg
+
+
+def with_overrides(cfg, overrides) -> Node:
+    """A validated config with more `key=value` overrides applied (and validated again)."""
+    tree = {k: v for k, v in json.loads(json.dumps(cfg)).items() if not k.startswith("_")}
+    out = _wrap(_validate(apply_overrides(tree, overrides), SCHEMA))
+    _cross_check(out)
+    out["_path"] = cfg.get("_path")
+    return out
 
 
 def _cross_check(cfg):

@@ -20,7 +20,9 @@ RESULTS = {
     # A supernet training run; its strategy adds the sections it declared (train/strategies.py).
     "supernet": {"keys": ("seed", "profile", "data", "train"),
                  "drop": ("data.root", "data.workers", "train.out_dir", "train.threads", "train.rank_every",
-                          "train.log_every", "train.gt")},
+                          "train.log_every", "train.gt"),
+                 "neutral": {"train.reorder": False, "train.distill_teacher": None, "train.amp": "fp32",
+                             "train.backward": "joint", "train.accumulate": 1}},
     # A stand-alone run, besides its code and seed. The backend and thread count change float
     # rounding and speed, not the protocol (benchmarks/standalone_speed.py: accuracies within
     # seed noise of each other).

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
+
 LAYOUTS = ("track1", "ofa", "ofa_dp")
 NAME_TABLE = "StructuredToParameterName@@"     # paddle.save's bookkeeping, not a tensor
 TEACHER = "ofa_teacher_model.model."
@@ -59,7 +61,7 @@ _OFA = re.compile(rf"blocks\.(\d+)\.({_LAYER})(\.fn)?\.(\w+)$")
 _BRANCH = re.compile(r"branch_weights\.\d+$")
 
 
-class LayoutError(ValueError):
+class LayoutError(UserError, ValueError):
     """A key that no supported layout maps (one line, naming the key)."""
 
 

@@ -25,6 +25,8 @@ def install():
     warnings.filterwarnings("ignore", message="No ccache found")
     warnings.filterwarnings("ignore", message="When training, we now always track global mean and variance")
     warnings.filterwarnings("ignore", message="Tensor do not have 'place' interface for pir graph mode")
+    # auto_cast on a CPU: said once by the training engine instead of at every step.
+    warnings.filterwarnings("ignore", message="amp_guard can only be enabled on CUDAPlace")
     if "paddle" in sys.modules:
         _after_paddle_import()
     elif not any(isinstance(f, _PaddleImportHook) for f in sys.meta_path):

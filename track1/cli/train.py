@@ -27,14 +27,17 @@ def main():
         if os.environ["OMP_NUM_THREADS"] != str(cfg.train.threads):
             print(f"note: OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} from the environment overrides "
                   f"train.threads={cfg.train.threads}", flush=True)
-    import paddle
     import paddle.distributed as dist
     from track1.candidates import resolve_path
     from track1.profile import Profile
-    from track1.train.loop import train
+    from track1.runtime.device import use
+    from track1.train.loop import TrainError, train
+    if cfg.train.engine == "static" and cfg.device == "gpu":
+        raise TrainError("train.engine=static is the CPU path (oneDNN programs); on a GPU use train.engine=dygraph")
+    # The static engine runs on the CPU whatever `device: auto` would pick.
+    use("cpu" if cfg.train.engine == "static" else cfg.device)
     if int(os.environ.get("PADDLE_TRAINERS_NUM", "1")) > 1:
         dist.init_parallel_env()
-    paddle.set_device("gpu" if paddle.device.is_compiled_with_cuda() and cfg.train.engine == "dygraph" else "cpu")
     try:
         res = train(cfg, Profile.from_section(cfg.profile), resume=args.resume, overwrite=args.overwrite,
                     max_steps=args.max_steps, candidates=resolve_path(args.candidates, cfg))

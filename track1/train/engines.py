@@ -10,6 +10,8 @@ engine-agnostic and never carry wrapper prefixes.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import paddle
 import paddle.distributed as dist
@@ -18,7 +20,7 @@ import paddle.nn.functional as F
 from ..models.masked import MaskLayout, masked_forward
 from ..runtime import optim
 from ..runtime.static import VELOCITY, StaticRuntime, net_input, plain_layout_hooks
-from .losses import pair_inputs, plan_loss
+from .losses import ce, distill, pair_inputs, plan_loss
 
 
 class PlainTask:
@@ -43,8 +45,10 @@ class PlainTask:
     def feed(self, signature, plan, x, y) -> dict:
         return {"x": x, "y": y}
 
-    def dygraph_loss(self, net, plan, xt, yt):
-        return F.cross_entropy(net(xt), yt, label_smoothing=self.label_smoothing), {}
+    def pieces(self, plan, per_subnet: bool = False) -> list:
+        """The step's loss as pieces to backward one after the other: here one."""
+        code = plan.codes[0]
+        return [lambda forward, y: (F.cross_entropy(forward(code, True), y, label_smoothing=self.label_smoothing), {})]
 
 
 class SupernetTask:
@@ -52,8 +56,11 @@ class SupernetTask:
     branches are open, a set shared with the training loop (the arch vectors' branch choices
     follow it)."""
 
-    def __init__(self, make_net, label_smoothing: float, open_stages: set):
+    def __init__(self, make_net, label_smoothing: float, open_stages: set, frozen_teacher=None):
+        """`frozen_teacher`: a network whose logits teach the distilled sub-networks instead
+        of the step's first one (dygraph only: the pretrained largest network, frozen)."""
         self.make_net, self.label_smoothing, self.open_stages = make_net, label_smoothing, open_stages
+        self.frozen_teacher = frozen_teacher
         self._layouts = {}
 
     def signature(self, plan):
@@ -84,23 +91,77 @@ class SupernetTask:
         return {"x": x, "y": y, "v": layout.vectors(plan.codes), "pair_a": np.resize(a, pad),
                 "pair_b": np.resize(b, pad)}
 
-    def dygraph_loss(self, net, plan, xt, yt):
-        logits = []
-        for code in plan.codes:
-            net.set_active_subnet(code)
-            logits.append(net(xt))
+    def pieces(self, plan, per_subnet: bool = False) -> list:
+        """The step's loss as pieces to backward one after the other, each
+        `compute(forward, y) -> (loss, parts)` with `forward(code, last)` the engine's forward
+        (`last`: the piece's final forward, the one a data-parallel wrapper must see). Joint:
+        one piece, all sub-networks, one backward (what ranking pairs need: their loss couples
+        sub-networks). Per sub-network: the teacher's piece first, then each student's
+        against the teacher's detached logits, so only one sub-network's activations are
+        alive at a time; the gradients sum to the joint ones."""
+        if not per_subnet or plan.pairs or len(plan.codes) == 1:
+            return [lambda forward, y: self._joint(forward, plan, y)]
+        kept = {}
+
+        def teacher(forward, y):
+            lg = forward(plan.codes[0], True)
+            frozen = self._frozen_logits(forward)
+            kept["logits"] = lg.detach() if frozen is None else frozen
+            loss = ce(lg, y, label_smoothing=self.label_smoothing)
+            return loss, {"label0": loss}
+
+        def student(k):
+            def compute(forward, y):
+                lg = forward(plan.codes[k], True)
+                loss = distill(lg, kept["logits"], plan.temperature)
+                return loss, {f"{plan.roles[k]}{k}": loss}
+            return compute
+        return [teacher] + [student(k) for k in range(1, len(plan.codes))]
+
+    def _joint(self, forward, plan, y):
+        logits = [forward(code, k == len(plan.codes) - 1) for k, code in enumerate(plan.codes)]
         pairs = [(i, j) for i, j, _ in plan.pairs]
         a, b = (paddle.to_tensor(v) for v in pair_inputs(plan))
-        total, parts = plan_loss(logits, plan.roles, yt, a, b, pairs, self.label_smoothing, plan.temperature)
-        # Every parameter takes part (zero gradient if inactive), so weight decay and momentum
-        # act on all weights each step, as in the static engine's single masked program.
-        total = total + 0.0 * paddle.add_n([p.sum() for p in net.parameters() if not p.stop_gradient])
+        total, parts = plan_loss(logits, plan.roles, y, a, b, pairs, self.label_smoothing, plan.temperature,
+                                 self._frozen_logits(forward))
         return total, parts
+
+    def _frozen_logits(self, forward):
+        if self.frozen_teacher is None:
+            return None
+        with paddle.no_grad():
+            self.frozen_teacher.eval()
+            return forward.plain(self.frozen_teacher).detach()
+
+
+
+class _EveryParameter(paddle.nn.Layer):
+    """A supernet whose output also depends, with weight zero, on every parameter. Each
+    step then gives every weight a gradient (zero if inactive), so weight decay and momentum
+    act on all of them as in the static engine's single masked program; and since the term
+    is inside the forward, a data-parallel wrapper sees every parameter used where it looks
+    for them (adding 0.0 leaves the values and the active gradients bit-identical)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x) + 0.0 * paddle.add_n([p.sum() for p in self.net.parameters() if not p.stop_gradient])
 
 
 class DygraphEngine:
-    """Dygraph steps on `net`; with world > 1, gradients are averaged across ranks (gloo on
-    CPU, NCCL on GPUs). `settings`: a section with momentum, nesterov, weight_decay."""
+    """Dygraph steps on `net`, on whatever device Paddle runs on. `settings`: a section with
+    momentum, nesterov, weight_decay and optionally
+    - `amp`: fp32 | fp16 | bf16, the forward under paddle.amp.auto_cast (O1) and, for fp16,
+      a GradScaler (Paddle 3.3.1's auto_cast has no effect on CPU: float32 there);
+    - `backward`: joint (one backward over the step's sub-networks) | per_subnet (one per
+      sub-network where the plan's losses allow it: activation memory of one, not K);
+    - `accumulate`: micro-batches per optimizer step (each the batch's share, its loss / k).
+    With world > 1 the net runs under paddle.DataParallel: its gradient all-reduce overlaps
+    the final backward of a step; earlier pieces and micro-batches accumulate under no_sync.
+    `step` returns the loss parts as device tensors: the loop reads them every log_every
+    steps, not every step."""
 
     def __init__(self, net, task, settings, lr_fn):
         self.net, self.task = net, task
@@ -108,17 +169,66 @@ class DygraphEngine:
         self.opt = optim.momentum(self.sched, settings, net.parameters())
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         self._names = {p.name: k for k, p in net.named_parameters()}
+        self.amp = settings.get("amp", "fp32")
+        self.per_subnet = settings.get("backward", "joint") == "per_subnet"
+        self.accumulate = int(settings.get("accumulate", 1))
+        self.scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if self.amp == "fp16" else None
+        if self.amp != "fp32" and not paddle.device.get_device().startswith("gpu"):
+            print(f"note: train.amp={self.amp} has no effect on {paddle.device.get_device()} (Paddle 3.3.1 casts on "
+                  "GPUs only): training in float32", flush=True)
+        # A piece's final forward runs the net with every parameter in it (_EveryParameter), so
+        # no parameter is unused and the reducer need not search for unused ones each step.
+        self.whole = _EveryParameter(net) if hasattr(net, "set_active_subnet") else net
+        self.wrapper = paddle.DataParallel(self.whole) if self.world > 1 else None
+
+    def _forward(self, x):
+        def forward(code, last):
+            if hasattr(self.net, "set_active_subnet"):      # a supernet (a stand-alone net is its code)
+                self.net.set_active_subnet(code)
+            if not last:
+                return run(self.net)
+            return run(self.wrapper if self.wrapper is not None else self.whole)
+
+        def run(model):
+            if self.amp == "fp32":
+                return model(x)
+            with paddle.amp.auto_cast(dtype="float16" if self.amp == "fp16" else "bfloat16", level="O1"):
+                return model(x).astype("float32")
+        forward.plain = run
+        return forward
 
     def step(self, plan, x, y) -> dict:
         self.net.train()
-        total, parts = self.task.dygraph_loss(self.net, plan, paddle.to_tensor(x), paddle.to_tensor(y))
-        total.backward()
-        if self.world > 1:
-            self._average_grads()
-        self.opt.step()
+        k = self.accumulate
+        sums = {}
+        for m in range(k):
+            lo, hi = len(x) * m // k, len(x) * (m + 1) // k
+            # A loader that delivered to the device gives tensors: sliced there, not re-uploaded.
+            xt, yt = (v[lo:hi] if isinstance(v, paddle.Tensor) else paddle.to_tensor(v[lo:hi]) for v in (x, y))
+            forward = self._forward(xt)
+            pieces = self.task.pieces(plan, self.per_subnet)
+            for p, compute in enumerate(pieces):
+                final = m == k - 1 and p == len(pieces) - 1
+                with self.wrapper.no_sync() if (self.wrapper is not None and not final) else contextlib.nullcontext():
+                    loss, parts = compute(forward, yt)
+                    self._backward(loss if k == 1 else loss / k)
+                for name, v in (("loss", loss), *parts.items()):
+                    v = v.detach()
+                    sums[name] = sums[name] + v if name in sums else v
+        self._optimizer_step()
+        return {name: v if k == 1 else v / k for name, v in sums.items()}
+
+    def _backward(self, loss):
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def _optimizer_step(self):
+        if self.scaler is not None:
+            self.scaler.step(self.opt)            # unscales; skips the step on inf/nan gradients
+            self.scaler.update()
+        else:
+            self.opt.step()
         self.opt.clear_grad()
         self.sched.step()
-        return {"loss": float(total), **{k: float(v) for k, v in parts.items()}}
 
     def sync_buffers(self):
         """Average BN running statistics over ranks (each saw only its shard of the data)."""
@@ -128,17 +238,6 @@ class DygraphEngine:
                 t = b.clone()
                 dist.all_reduce(t)
                 b.set_value(t / self.world)
-
-    def _average_grads(self):
-        params = [p for p in self.net.parameters() if p.grad is not None]
-        flat = paddle.concat([p.grad.reshape([-1]) for p in params])
-        dist.all_reduce(flat)
-        flat = flat / self.world
-        off = 0
-        for p in params:
-            n = int(np.prod(p.shape))
-            p.grad.set_value(flat[off:off + n].reshape(p.shape))
-            off += n
 
     def state(self) -> dict:
         state = {k: v.numpy() for k, v in self.net.state_dict().items()}

@@ -10,7 +10,6 @@ sub-networks; `paddle.seed(seed)` fixes the initial weights.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..runtime.optim import lr_at
 from ..runtime.static import weights_only
 from ..version import code_version
 from .engines import DygraphEngine, StaticEngine, SupernetTask
+from .meter import StepMeter
 from .validation import evaluate_subnet, rank_against_gt
 from .samplers import ArchSampler
 from .strategies import STRATEGIES, make_strategy, run_sections
@@ -89,8 +89,15 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None) -> Run:
     if t["engine"] == "static" and world > 1:
         raise TrainError("train.engine=static runs in one process; use train.engine=dygraph with the "
                          "distributed launcher")
-    if t["batch_size"] % world:
-        raise TrainError(f"train.batch_size {t['batch_size']} is not divisible by {world} ranks")
+    if t["batch_size"] % (world * t["accumulate"]):
+        raise TrainError(f"train.batch_size {t['batch_size']} is not divisible by {world} ranks x "
+                         f"{t['accumulate']} micro-batches (train.accumulate)")
+    if t["engine"] == "static":
+        dygraph_only = [k for k, neutral in (("amp", "fp32"), ("backward", "joint"), ("accumulate", 1),
+                                             ("distill_teacher", None)) if t[k] != neutral]
+        if dygraph_only:
+            raise TrainError(f"config key 'train.{dygraph_only[0]}': {t[dygraph_only[0]]!r} needs train.engine=dygraph "
+                             "(the static engine is the CPU path: one masked program, float32)")
     pool = None
     if t["sample_from"] == "candidates":
         if not candidates:
@@ -120,7 +127,13 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None) -> Run:
     net = SuperNet.from_definition(profile, definition)
     if t["init"]:
         _init_from(net, t["init"])
-    task = SupernetTask(lambda: SuperNet.from_definition(profile, definition), t["label_smoothing"], net.open_stages)
+    if t["reorder"]:
+        # Narrow sub-networks slice the leading channels: make them the most important ones.
+        from ..models.reorder import reorder_by_importance
+        reorder_by_importance(net)
+    frozen = _frozen_teacher(t["distill_teacher"], profile) if t["distill_teacher"] else None
+    task = SupernetTask(lambda: SuperNet.from_definition(profile, definition), t["label_smoothing"], net.open_stages,
+                        frozen)
     if t["engine"] == "static":
         engine = StaticEngine(task, t, lr_fn, {k: v.numpy() for k, v in net.state_dict().items()})
     else:
@@ -155,25 +168,24 @@ def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None =
     from tqdm import tqdm
     bar = tqdm(total=run.stop, initial=step, desc=f"{t['strategy']}/{t['engine']}", unit="step",
                disable=run.rank != 0, mininterval=5)
+    meter = StepMeter(t["log_every"], t["batch_size"], end.writer, run.lr_fn, bar)
     t0 = time.time()
     while step < run.stop:
-        sums, n = {}, 0
+        tick = time.time()
         for x, y in run.train_split.batches(t["batch_size"], rng, drop_last=True, part=(run.rank, run.world), **aug):
+            got = time.time()
             # A phase may start mid-epoch: its branches open at its first step.
             _open_phase_branches(run, step / run.steps_per_epoch)
             plan = run.strategy.plan(step / run.steps_per_epoch, rng)
             parts = run.engine.step(plan, x, y)
-            if not math.isfinite(parts["loss"]):
-                raise FloatingPointError(f"loss became {parts['loss']} at step {step}")
-            step, n = step + 1, n + 1
-            for k, v in parts.items():
-                sums[k] = sums.get(k, 0.0) + v
-            end.log_step(step, parts, plan)
+            step += 1
+            done = time.time()
+            meter.add(step, parts, plan, got - tick, done - tick)
+            tick = done
             bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss']:.3f}", refresh=False)
             if step >= run.stop or step % run.steps_per_epoch == 0:
                 break
-        end(step, {k: v / max(n, 1) for k, v in sums.items()}, time.time() - t0)
+        end(step, meter.epoch_means(), time.time() - t0)
     bar.close()
     if run.rank == 0:
         _write_final(run, history)
@@ -188,16 +200,7 @@ class EpochEnd:
 
     def __init__(self, run: Run, rng, history: list, log):
         self.run, self.rng, self.history, self.log = run, rng, history, log
-        t = run.cfg["train"]
         self.writer = _writer(run.out) if run.rank == 0 else None
-        self.log_every = t["log_every"]
-
-    def log_step(self, step, parts, plan):
-        if self.writer and step % self.log_every == 0:
-            for k, v in parts.items():
-                self.writer.add_scalar(f"train/{k}", v, step)
-            self.writer.add_scalar("train/lr", self.run.lr_fn(step - 1), step)
-            self.writer.add_scalar("train/rank_weight", plan.rank_weight, step)
 
     def __call__(self, step, means: dict, elapsed: float):
         run = self.run
@@ -332,6 +335,26 @@ def _init_from(net, path):
                              f"{tuple(own[k].shape)}")
         if not np.isfinite(v).all():
             raise TrainError(f"train.init '{path}': tensor '{k}' holds non-finite values")
+    net.set_state_dict(weights)
+
+
+def _frozen_teacher(path, profile):
+    """The largest code's stand-alone network with the weights of `path`, frozen."""
+    from ..models.standalone import StandaloneNet
+    teacher = StandaloneNet(profile, profile.space.max_code())
+    _load_exactly(teacher, path, "train.distill_teacher")
+    for p in teacher.parameters():
+        p.stop_gradient = True
+    teacher.eval()
+    return teacher
+
+
+def _load_exactly(net, path, key):
+    try:
+        weights = checkpoint.load_weights(path)
+    except FileNotFoundError as e:
+        raise TrainError(f"config key '{key}': {e}") from None
+    checkpoint.check_state(weights, {k: v.shape for k, v in net.state_dict().items()}, path, optional=())
     net.set_state_dict(weights)
 
 

@@ -54,13 +54,15 @@ def nll(logits, y):
     return -(F.one_hot(y, logits.shape[-1]) * F.log_softmax(logits, axis=-1)).sum(axis=-1).mean()
 
 
-def plan_loss(logits, plan_roles, y, pair_a, pair_b, pair_index, label_smoothing, temperature):
+def plan_loss(logits, plan_roles, y, pair_a, pair_b, pair_index, label_smoothing, temperature,
+              teacher_logits=None):
     """Total loss of a step plan and its parts. `logits[k]` of sub-network k; `pair_a`,
-    `pair_b` (tensors, see pair_inputs) weight the ranking term of the pairs `pair_index`."""
+    `pair_b` (tensors, see pair_inputs) weight the ranking term of the pairs `pair_index`;
+    the 'distill' roles learn from `teacher_logits` (a frozen teacher's) or else logits[0]."""
     ls = label_smoothing
     parts = {}
     total = 0.0
-    teacher = logits[0]
+    teacher = logits[0] if teacher_logits is None else teacher_logits
     for k, (lg, role) in enumerate(zip(logits, plan_roles)):
         if role == "label":
             term = ce(lg, y, label_smoothing=ls)

@@ -1,0 +1,81 @@
+"""Few-shot supernets: a split routes every code to exactly one part, a part before
+fine-tuning scores like its parent, and train + predict make one complete submission."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO, train_run
+from track1.candidates import Candidate
+from track1.config import load_config
+from track1.profile import Profile
+from track1.runtime import checkpoint
+from track1.scoring.run import score_candidates
+from track1.scoring.trained import load_trained, scoring_config
+from track1.train.fewshot import FewShotError, part_profiles, route
+
+TINY = ["train.train_images=64", "train.batch_size=32", "train.epochs=1", "train.warmup_epochs=0",
+        "train.eval_images=0", "train.engine=dygraph", "train.gt=null", "train.strategy=sandwich",
+        "sandwich.n_random=0", "fewshot.epochs=0.5"]
+SCORE = ["score.images=16", "score.jobs=1", "score.chunk=8", "score.group=2"]
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory):
+    d = tmp_path_factory.mktemp("parent")
+    train_run(load_config(None, TINY + [f"train.out_dir={d}"]), log=lambda m: None)
+    return d
+
+
+def test_every_code_falls_in_exactly_one_part(fm_cfg, fm_profile):
+    spaces = [Profile.from_section(p).space for p in part_profiles(fm_cfg.profile, 2, [[2, 3, 4], [5, 6, 7, 8]])]
+    codes = fm_profile.space.sample_codes(300, seed=4)
+    parts = route(codes, spaces)
+    depth3 = [fm_profile.space.parse(c).depths[2] for c in codes]
+    assert parts == [0 if d <= 4 else 1 for d in depth3] and set(parts) == {0, 1}
+    with pytest.raises(FewShotError, match="do not cover"):
+        part_profiles(fm_cfg.profile, 2, [[2, 3], [5, 6, 7, 8]])
+    with pytest.raises(FewShotError, match="contiguous"):
+        part_profiles(fm_cfg.profile, 2, [[2, 4, 6, 8], [3, 5, 7]])
+
+
+def test_a_part_before_fine_tuning_scores_like_its_parent(parent, tmp_path, fm_cfg):
+    part_profile = part_profiles(fm_cfg.profile, 2, [[2, 3, 4], [5, 6, 7, 8]])[0]
+    part = tmp_path / "part0"
+    shutil.copytree(parent, part)
+    arrays, meta = checkpoint.load(part / "supernet")
+    meta["supernet"]["profile"] = part_profile
+    checkpoint.save(part / "supernet", arrays, meta)
+    mine = load_trained(part)
+    codes = [c for c in Profile.from_section(fm_cfg.profile).space.sample_codes(60, seed=2) if mine.profile.space.is_valid(c)][:6]
+    cands = [Candidate(f"a{i}", c, c) for i, c in enumerate(codes)]
+    whole = load_trained(parent)
+    a = score_candidates(whole, scoring_config(whole, None, SCORE), cands, tmp_path / "a.jsonl", log=lambda m: None)
+    b = score_candidates(mine, scoring_config(mine, None, SCORE), cands, tmp_path / "b.jsonl", log=lambda m: None)
+    assert len(codes) == 6 and a == b
+
+
+def test_train_and_predict_make_one_complete_submission(parent, tmp_path, fm_profile):
+    codes = fm_profile.space.sample_codes(12, seed=8)
+    cands = tmp_path / "c.json"
+    cands.write_text(json.dumps({f"arch{i}": {"arch": c} for i, c in enumerate(codes, 1)}))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    sets = [a for o in TINY + SCORE + [f"train.out_dir={parent}"] for a in ("--set", o)]
+    tool = [sys.executable, str(REPO / "tools" / "fewshot.py")]
+    r = subprocess.run(tool + ["train", *sets], capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert all((parent / "fewshot" / f"part{k}" / "supernet.npz").is_file() for k in (0, 1))
+    out = tmp_path / "sub.json"
+    r = subprocess.run(tool + ["predict", *sets, "--candidates", str(cands), "--out", str(out)], capture_output=True,
+                       text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    sub = json.loads(out.read_text())
+    assert list(sub) == [f"arch{i}" for i in range(1, 13)] and all(np.isfinite(v["acc"]) for v in sub.values())
+    # the parts were fine-tuned: their weights left the parent's
+    p, _ = checkpoint.load(parent / "supernet")
+    q, _ = checkpoint.load(parent / "fewshot" / "part1" / "supernet")
+    assert any(not np.array_equal(p[k], q[k]) for k in p)

@@ -1,0 +1,94 @@
+"""Few-shot supernets (the 2nd and 4th places of Track 1): the space split by one stage's
+depth into K parts, one sub-supernet per part initialised from the trained supernet and
+fine-tuned on its part only, and every candidate scored by the sub-supernet of its part.
+
+A part is a narrowed profile (that stage's `depth_range`): the supernet's shapes do not
+depend on depth ranges (it always holds every block slot), so a sub-supernet starts as an
+exact copy of the parent, trains with the usual strategies on codes of its part, and
+scores only candidates valid in its part (the routing is the space's own validation).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from ..errors import UserError
+
+
+class FewShotError(UserError, ValueError):
+    """A split that does not partition the space; one line."""
+
+
+def part_profiles(profile_section: dict, stage: int, groups) -> list:
+    """The profile sections of the K parts: stage `stage` (0-based) restricted to each
+    group's depths, which must be contiguous and cover the stage's depth range once."""
+    lo, hi = profile_section["depth_range"][stage]
+    flat = sorted(d for g in groups for d in g)
+    if flat != list(range(lo, hi + 1)):
+        raise FewShotError(f"few-shot groups {groups} do not cover stage {stage + 1}'s depths {lo}..{hi} exactly once")
+    out = []
+    for g in groups:
+        if sorted(g) != list(range(min(g), max(g) + 1)):
+            raise FewShotError(f"few-shot group {g}: depths must be contiguous (a part is a depth range)")
+        p = copy.deepcopy(dict(profile_section))
+        p["depth_range"] = [list(r) for r in p["depth_range"]]
+        p["depth_range"][stage] = [min(g), max(g)]
+        out.append(p)
+    return out
+
+
+def part_overrides(cfg, parent_dir, stage: int, groups, epochs: float, out_root) -> list:
+    """Per part: the config overrides of its fine-tuning run (its profile, the parent's
+    supernet as init, a short schedule, its own out_dir)."""
+    parts = part_profiles(cfg["profile"], stage, groups)
+    init = Path(parent_dir) / "supernet.npz"
+    warm = min(cfg["train"]["warmup_epochs"], epochs / 4)
+    return [[f"profile.depth_range={p['depth_range']}", f"train.init={init}", f"train.epochs={epochs}",
+             f"train.warmup_epochs={warm}", f"train.out_dir={Path(out_root) / f'part{k}'}"]
+            for k, p in enumerate(parts)]
+
+
+def route(codes, spaces) -> list:
+    """The part index of every code: the one space that accepts it (exactly one must)."""
+    out = []
+    for c in codes:
+        hits = [k for k, sp in enumerate(spaces) if sp.is_valid(c)]
+        if len(hits) != 1:
+            raise FewShotError(f"code {c} falls in {len(hits)} few-shot parts, not exactly one")
+        out.append(hits[0])
+    return out
+
+
+def train_parts(cfg, profile_of, parent_dir, stage: int, groups, epochs: float, out_root, log=print,
+                resume: bool = True) -> list:
+    """Fine-tune one sub-supernet per part (resumable: each part is a training run of its
+    own); returns their out_dirs. `profile_of(section)` builds a Profile."""
+    from ..config import with_overrides
+    from .loop import train
+    dirs = []
+    for k, over in enumerate(part_overrides(cfg, parent_dir, stage, groups, epochs, out_root)):
+        part_cfg = with_overrides(cfg, over)
+        log(f"few-shot part {k + 1}/{len(groups)}: stage {stage + 1} depths {groups[k]}")
+        res = train(part_cfg, profile_of(part_cfg["profile"]), resume=resume, log=log)
+        dirs.append(res["out_dir"])
+    return dirs
+
+
+def score_parts(part_dirs, candidates, cfg_of, out_dir, jobs: int = 1, log=print) -> list:
+    """Every candidate's score from the sub-supernet of its part: [score] in candidate order.
+    `cfg_of(trained)` gives the scoring config of a part's supernet."""
+    from ..scoring.run import score_candidates
+    from ..scoring.trained import load_trained
+    trained = [load_trained(d) for d in part_dirs]
+    parts = route([c.code for c in candidates], [t.profile.space for t in trained])
+    scores = [None] * len(candidates)
+    for k, t in enumerate(trained):
+        mine = [i for i, p in enumerate(parts) if p == k]
+        log(f"few-shot part {k + 1}/{len(trained)}: {len(mine)} candidates")
+        if not mine:
+            continue
+        got = score_candidates(t, cfg_of(t), [candidates[i] for i in mine],
+                               Path(out_dir) / f"part{k}.partial.jsonl", jobs=jobs, log=log)
+        for j, i in enumerate(mine):
+            scores[i] = got[j]
+    return scores
