@@ -1,7 +1,6 @@
 """Stand-alone training on several devices (issue 19 item 7), checked on the CPU: under
 `python -m paddle.distributed.launch` the ranks share the pending runs of one results file;
 the backend and device follow `standalone.backend` and `device`."""
-import json
 import os
 import subprocess
 import sys
@@ -76,6 +75,26 @@ def test_a_rank_takes_only_its_own_launchs_plan(tmp_path):
     assert runner._read_plan(out, "mine", 2, "p", poll_s=0.01) == [tuple(t) for t in todo]
     with pytest.raises(runner.LaunchError, match="planned for 2 ranks under protocol p"):
         runner._read_plan(out, "mine", 3, "p", poll_s=0.01)
+
+
+def test_launch_identity_is_one_launchs(monkeypatch):
+    for k in ("PADDLE_TRAINERS_NUM", "PADDLE_TRAINER_ID", "PADDLE_NNODES", "PADDLE_MASTER", "PADDLE_TRAINER_ENDPOINTS"):
+        monkeypatch.delenv(k, raising=False)
+    assert runner.launch_identity() == (0, 1, None)                # not launched
+    env = {"PADDLE_TRAINERS_NUM": "2", "PADDLE_MASTER": "127.0.0.1:6170",
+           "PADDLE_TRAINER_ENDPOINTS": "127.0.0.1:6170,127.0.0.1:6171"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ids = []
+    for rank in ("0", "1"):
+        monkeypatch.setenv("PADDLE_TRAINER_ID", rank)
+        ids.append(runner.launch_identity())
+    assert [i[:2] for i in ids] == [(0, 2), (1, 2)] and ids[0][2] == ids[1][2]
+    monkeypatch.setattr(os, "getppid", lambda: 1)                  # another launcher, the same ports
+    assert runner.launch_identity()[2] != ids[1][2]
+    monkeypatch.setenv("PADDLE_NNODES", "2")
+    with pytest.raises(runner.LaunchError, match="one node"):
+        runner.launch_identity()
 
 
 def _env():

@@ -9,7 +9,9 @@ ranks share the pending runs. Rank 0 is the coordinator: it holds the results fi
 for the whole invocation, reads what is done and writes the plan (the pending runs, tagged
 with this launch's identity) beside the file; rank r trains every world-th planned run (r,
 r + world, ...) on its own device and appends its records to the same file (appends of whole
-lines by several processes are safe on a local file system); rank 0 releases the lock once
+lines by several processes are safe on a local file system; an append that fails, a full disk,
+is cut back and may take another rank's record written meanwhile with it: that run is trained
+again by the rerun); rank 0 releases the lock once
 every planned run is recorded. Another invocation on the same file, launched or not, finds
 the lock held and is refused, and ranks never take the plan of another launch. A killed
 launch resumes like a killed process: rerun it (the launcher stops every rank when one fails).
@@ -88,13 +90,17 @@ def plan_runs(codes, seeds, order: str = "seed") -> list:
 
 def launch_identity() -> tuple:
     """(rank, world, launch id) under `python -m paddle.distributed.launch`, else (0, 1, None).
-    The id is the same in every rank of one launch and differs between launches (the
-    launcher's endpoints are fresh ports)."""
+    The id is the same in every rank of one launch and differs between launches: the
+    launcher's process (every rank's parent) and its endpoints. One node only: the ranks
+    share the results file through the local file system."""
     world = int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
     if world <= 1:
         return 0, 1, None
+    if int(os.environ.get("PADDLE_NNODES", "1")) > 1:
+        raise LaunchError("stand-alone runs under the launcher use one node (the ranks share the results file "
+                          "on its local file system): launch one job per node, each with its own --out")
     rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
-    ident = "|".join(os.environ.get(k, "") for k in ("PADDLE_MASTER", "PADDLE_TRAINER_ENDPOINTS"))
+    ident = "|".join([str(os.getppid())] + [os.environ.get(k, "") for k in ("PADDLE_MASTER", "PADDLE_TRAINER_ENDPOINTS")])
     return rank, world, hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 

@@ -7,7 +7,7 @@ host (~50 synchronisations a candidate). Here the scored and re-estimation image
 uploaded once; a candidate is the supernet sliced in place (`set_active_subnet`); BN
 statistics are re-estimated on the device; scores are computed on the device and read back
 once per batch of candidates: the only host synchronisations. The forward can run under AMP
-(`score.amp`: float16 on a GPU, bfloat16 on a CPU that has it).
+(`score.amp`: float16, on a GPU).
 
 BN modes, each what the reference scorer computes: `batch` normalises every candidate with
 the statistics of its scored images (one forward of all of them, in train mode); `recal`

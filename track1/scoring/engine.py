@@ -3,15 +3,15 @@
 any worker starts, so a combination that cannot run is one line and no work.
 
 auto picks the oneDNN static scorer (scoring/fast.py) on the CPU and the batched device
-scorer (scoring/batched.py) on a GPU (or on the CPU when `score.amp` asks for half precision,
-which only the batched scorer has). On a GPU a scoring run is one process: under
+scorer (scoring/batched.py) on a GPU. `score.amp` (float16) is the batched scorer's on a GPU
+only: Paddle 3's dygraph auto_cast does nothing on a CPU (it warns and runs float32, with or
+without bfloat16 kernels), so a CPU run asking for it is refused rather than labelled half
+precision. On a GPU a scoring run is one process: under
 `python -m paddle.distributed.launch` each rank scores its shard on its own GPU.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import paddle
 
 from ..runtime import device as devices
 from .trained import ScoreError
@@ -21,7 +21,7 @@ from .trained import ScoreError
 class EnginePlan:
     engine: str             # static | batched | dygraph
     device: str             # cpu | gpu: where the scorer runs
-    amp: str | None         # None, "float16" or "bfloat16"
+    amp: str | None         # None or the autocast dtype ("float16")
     jobs: int               # worker processes
 
     def describe(self) -> str:
@@ -35,7 +35,7 @@ def plan_engine(score, device: str, jobs: int) -> EnginePlan:
     kind = devices.resolve(device)
     engine = score["engine"]
     if engine == "auto":
-        engine = "batched" if kind == "gpu" or score["amp"] else "static"
+        engine = "batched" if kind == "gpu" else "static"
     if engine == "static":
         if device == "gpu":
             raise ScoreError("score.engine=static runs on the CPU only (oneDNN programs); with device gpu "
@@ -52,11 +52,8 @@ def plan_engine(score, device: str, jobs: int) -> EnginePlan:
 
 
 def amp_dtype(kind: str) -> str:
-    """float16 on a GPU; bfloat16 on a CPU whose Paddle build supports it, else ScoreError
-    (Paddle's auto_cast would silently run float32 there)."""
+    """float16 on a GPU; on a CPU ScoreError (Paddle's dygraph auto_cast runs float32 there)."""
     if kind == "gpu":
         return "float16"
-    if paddle.amp.is_bfloat16_supported("cpu"):
-        return "bfloat16"
-    raise ScoreError("score.amp: Paddle has no bfloat16 kernels on this CPU (they need AVX512-BF16 or AMX); "
+    raise ScoreError("score.amp: Paddle's mixed precision runs on GPUs only (on a CPU auto_cast has no effect); "
                      "set score.amp=false or score on a GPU")

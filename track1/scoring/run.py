@@ -113,7 +113,7 @@ def _score_todo(trained, cfg, candidates, todo, partial_path, done, plan, log):
 def run_identity(cfg, candidates, trained, plan=None) -> dict:
     """What a partial-results file must match to be resumed or merged: the checkpoint, the
     settings that decide a score (identity.py) with the scorer's code and the AMP dtype
-    (`plan`'s: float16 and bfloat16 round differently), and the candidate list (keys and
+    (`plan`'s: a half-precision forward rounds differently), and the candidate list (keys and
     codes, in order)."""
     amp = {"amp": plan.amp} if plan is not None and plan.amp else {}
     return {"checkpoint": file_hash(trained.path),
