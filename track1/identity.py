@@ -29,10 +29,16 @@ RESULTS = {
     "standalone": {"keys": ("standalone", "profile") + SPLIT + ("data.pad_crop", "data.flip"),
                    "drop": ("standalone.backend", "standalone.threads"),
                    "neutral": {"standalone.average_from": 0.0}},
-    # A candidate's score, besides the checkpoint, the candidate list and the scorer's code.
+    # A candidate's score, besides the checkpoint, the candidate list and the scorer's code. The
+    # engine (and `device`) change float rounding only (tests: engines agree within 1e-4).
+    # `amp` stays: a half-precision forward rounds every activation to 11 (float16) or 8
+    # (bfloat16) significant bits, errors far above float32 noise and comparable to the gaps
+    # between neighbouring candidates among 45,000, so a submission must not mix amp and
+    # float32 chunks (the run adds the amp dtype). `recal_chunk` changes the statistics.
     "scores": {"keys": ("score", "profile") + SPLIT,
                "drop": ("score.jobs", "score.chunk", "score.group", "score.engine", "score.share_prefix",
-                        "score.specialise_depth")},
+                        "score.specialise_depth"),
+               "neutral": {"score.amp": False, "score.recal_chunk": 0}},
     # A zero-cost proxy's score of a code, besides the proxy and its version.
     "proxy": {"keys": ("profile", "proxies"), "drop": ("proxies.cache_dir",)},
 }

@@ -32,6 +32,10 @@ def _shared(p):
 
 
 def main():
+    import paddle
+    # This process only reads the checkpoint and writes files; the workers score, each on
+    # the device of the config's `device` (no CUDA context here beside theirs).
+    paddle.set_device("cpu")
     from track1.scoring.predict import merge_shards, predict
     log = lambda m: print(m, flush=True)  # noqa: E731
     if sys.argv[1:2] == ["merge"]:

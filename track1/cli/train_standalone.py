@@ -4,6 +4,10 @@
 
 FILE is an official-format JSON (keys are kept) or a text file with one code per line.
 Resumable: run the same command again after a kill and finished pairs are skipped.
+
+On GPUs: `python -m paddle.distributed.launch --devices 0,1,...,7 tools/train_standalone.py
+--set standalone.backend=auto ...` (configs/imagenet.yaml has auto): the ranks share the
+pending runs, each on its own GPU, all appending to the one --out (gt/runner.py).
 """
 import argparse
 
@@ -15,7 +19,8 @@ def main():
     p.add_argument("--codes", nargs="+", required=True, help="codes, code files or candidate JSON files")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--out", required=True, help="results JSONL (appended; resumable)")
-    p.add_argument("--jobs", type=positive_jobs, default=1, help="worker processes (each uses standalone.threads)")
+    p.add_argument("--jobs", type=positive_jobs, default=1,
+                   help="worker processes (each uses standalone.threads; under the launcher: per rank)")
     p.add_argument("--curve", action="store_true", help="also evaluate the test set after every epoch")
     p.add_argument("--order", choices=["seed", "code"], default="seed",
                    help="seed: every code with the first seed, then the next seed; code: a code's seeds "

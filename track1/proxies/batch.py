@@ -2,6 +2,11 @@
 
 Cache file per (profile, proxy, seed, settings): one JSON line {"arch", "score"} per code,
 appended as scores arrive, so an interrupted run resumes where it stopped.
+
+Proxies that need a network run in worker processes on the config's `device` (the GPU when
+there is one). A network initialised on a GPU draws its weights from the GPU's generator,
+not the CPU's, so the same seed gives other networks: GPU scores get their own cache
+(the device joins the identity; CPU caches keep their names).
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from ..config import REPO
 from ..identity import SPLIT, identity_hash
 from ..io_utils import FileLock, append_lines, read_jsonl
 from ..parallel import worker_env, worker_pool
+from ..runtime.device import resolve, use
 from .base import PROXIES, ProxyError, proxy_settings, score
 
 _W = {}
@@ -19,9 +25,11 @@ _W = {}
 
 def cache_path(cfg, name: str) -> Path:
     """The cache file of proxy `name` under this config: its identity (identity.py) names it."""
-    real = PROXIES.meta(name)["needs_net"] and cfg["proxies"]["data"] == "real"
+    needs_net = PROXIES.meta(name)["needs_net"]
+    real = needs_net and cfg["proxies"]["data"] == "real"
+    gpu = {"device": "gpu"} if needs_net and resolve(cfg["device"]) == "gpu" else {}
     ident = identity_hash("proxy", cfg, extra_keys=SPLIT if real else (), proxy=name,
-                          version=PROXIES.meta(name).get("version", 1))
+                          version=PROXIES.meta(name).get("version", 1), **gpu)
     d = Path(cfg["proxies"]["cache_dir"])
     d = d if d.is_absolute() else REPO / d
     return d / f"{cfg['profile']['name']}-{name}-s{cfg['proxies']['seed']}-{ident}.jsonl"
@@ -34,8 +42,11 @@ def _load_data(settings, data, profile):
     return load_splits(data, profile)["train"].arrays(limit=4096)
 
 
-def _init(proxies, data, profile, threads):
+def _init(proxies, data, profile, threads, device=None):
+    """A worker (or, for analytic proxies, this process: `device` None, nothing selected)."""
     worker_env(threads)
+    if device is not None:
+        use(device)
     settings = proxy_settings(proxies, profile)
     _W.update(profile=profile, settings=settings, data=_load_data(settings, data, profile))
 
@@ -62,7 +73,7 @@ def compute_many(cfg, profile, name: str, codes, jobs: int = 1, progress: bool =
             results = map(_one, [(name, c) for c in todo])
             _collect(results, path, cached, name, len(todo), progress)
         elif todo:
-            with worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1)) as pool:
+            with worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1, resolve(cfg["device"]))) as pool:
                 results = pool.imap(_one, [(name, c) for c in todo], chunksize=8)
                 _collect(results, path, cached, name, len(todo), progress)
     return {c: cached[c] for c in codes}

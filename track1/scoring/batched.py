@@ -5,30 +5,49 @@ Why not the reference scorer on a GPU: it extracts a stand-alone copy of every c
 uploads the re-estimation images again for each and reads every BN statistic back to the
 host (~50 synchronisations a candidate). Here the scored and re-estimation images are
 uploaded once; a candidate is the supernet sliced in place (`set_active_subnet`); BN
-statistics are re-estimated on the device in chunks; scores are computed on the device and
-read back once per batch of candidates: the only host synchronisations. The forward can
-run under AMP (`score.amp`). Equal to the reference scorer within float tolerance (tests,
-on CPU). The supernet's running BN statistics are overwritten while scoring (`recal` writes
-each candidate's there; `batch` trains BN): a scorer owns its copy of the weights.
+statistics are re-estimated on the device; scores are computed on the device and read back
+once per batch of candidates: the only host synchronisations. The forward can run under AMP
+(`score.amp`: float16, on a GPU).
+
+BN modes, each what the reference scorer computes: `batch` normalises every candidate with
+the statistics of its scored images (one forward of all of them, in train mode); `recal`
+re-estimates them on the recal images (one forward of all of them, or, with
+`score.recal_chunk` N, chunks of N images whose statistics are averaged by size, as
+bn.recalibrate does), then scores in eval mode; `running` uses the supernet's. Eval-mode
+forwards are split into `eval_chunk` images (per-image results: float rounding only).
+Equal to the reference scorer within float tolerance (tests, on CPU). The supernet's running
+BN statistics are overwritten while scoring (`recal` writes each candidate's there, `batch`
+trains BN): a scorer owns its copy of the weights.
 """
 from __future__ import annotations
 
 import paddle
-import paddle.nn.functional as F
 
-from ..bn import StatsRecorder, bn_layers
+from ..bn import batch_stats, bn_layers
 
 
 class BatchedScorer:
-    def __init__(self, net, images: dict, settings: dict, batch: int = 64, recal_chunk: int = 256):
-        self.net, self.settings = net, settings
+    def __init__(self, net, images: dict, settings: dict, batch: int = 64, amp: str | None = None,
+                 eval_chunk: int = 256):
+        """`net`: a supernet on the current device; `batch`: candidates per read-back; `amp`:
+        the autocast dtype (None: float32; with settings["amp"] and no dtype given, the
+        current device's: scoring/engine.amp_dtype)."""
+        self.net = net
         self.mode, self.metric = settings["bn"], settings["metric"]
-        self.batch, self.recal_chunk = batch, recal_chunk
-        self.amp = bool(settings.get("amp", False))
+        self.batch, self.eval_chunk = batch, eval_chunk
+        self.recal_chunk = settings.get("recal_chunk", 0)
+        if amp is None and settings.get("amp"):
+            from .engine import amp_dtype
+            amp = amp_dtype("gpu" if paddle.device.get_device().startswith("gpu") else "cpu")
+        self.amp = amp
         self.x = paddle.to_tensor(images["x"])
-        self.y = paddle.to_tensor(images["y"])
+        self.y = paddle.to_tensor(images["y"]).astype("int64")
         self.x_recal = paddle.to_tensor(images["x_recal"]) if self.mode == "recal" else None
         self._bns = dict(bn_layers(net))
+        self._stats = None          # {name: (mean, var)} of the recalibration forward in progress
+        if self.mode == "recal":
+            for name, layer in self._bns.items():
+                layer.register_forward_pre_hook(self._recorder(name))
 
     def score(self, codes) -> list:
         out = []
@@ -41,44 +60,55 @@ class BatchedScorer:
     def _score_one(self, code):
         net = self.net
         net.set_active_subnet(code)
-        if self.mode == "recal":
-            self._recalibrate()
         if self.mode == "batch":
             net.train()                  # BN normalises with the statistics of the scored images
+            logits = self._forward(self.x)
         else:
+            if self.mode == "recal":
+                self._recalibrate()
             net.eval()
-        with paddle.amp.auto_cast(enable=self.amp):
-            logits = net(self.x)
-        return device_metric(logits.astype("float32"), self.y, self.metric)
+            n = self.eval_chunk
+            logits = paddle.concat([self._forward(self.x[a:a + n]) for a in range(0, self.x.shape[0], n)])
+        return device_metric(logits, self.y, self.metric)
+
+    def _forward(self, x):
+        with paddle.amp.auto_cast(enable=self.amp is not None, dtype=self.amp or "float16", level="O1"):
+            out = self.net(x)
+        return out.astype("float32")
+
+    def _recorder(self, name):
+        def hook(layer, inputs):
+            if self._stats is not None:
+                x = inputs[0]
+                self._stats[name] = batch_stats(x if x.dtype == paddle.float32 else x.astype("float32"))
+        return hook
 
     def _recalibrate(self):
-        """BN statistics of the active sub-network from the re-estimation images, in chunks,
-        averaged by chunk size (as bn.recalibrate), written into its BN buffers."""
-        net = self.net
-        rec = StatsRecorder(net)
-        sums, n = {}, 0
+        """BN statistics of the active sub-network from the re-estimation images (all at once,
+        or chunks averaged by chunk size, as bn.recalibrate), written into its BN buffers."""
+        net, x = self.net, self.x_recal
+        n_all = x.shape[0]
+        step = self.recal_chunk or n_all
+        sums = {}
         net.train()
         try:
-            for a in range(0, len(self.x_recal), self.recal_chunk):
-                xb = self.x_recal[a:a + self.recal_chunk]
-                rec.values.clear()
-                with paddle.amp.auto_cast(enable=self.amp):
-                    net(xb)
+            for a in range(0, n_all, step):
+                xb = x[a:a + step]
+                self._stats = {}
+                self._forward(xb)
                 k = xb.shape[0]
-                for name, (m, v) in rec.values.items():
-                    m, v = m.astype("float32") * k, v.astype("float32") * k
+                for name, (m, v) in self._stats.items():
                     if name in sums:
-                        sums[name] = (sums[name][0] + m, sums[name][1] + v)
+                        sums[name] = (sums[name][0] + m * k, sums[name][1] + v * k)
                     else:
-                        sums[name] = (m, v)
-                n += k
+                        sums[name] = (m * k, v * k)
         finally:
-            rec.remove()
+            self._stats = None
         for name, (m, v) in sums.items():
             bn = self._bns[name]
             c = m.shape[0]
-            bn._mean[:c] = m / n
-            bn._variance[:c] = v / n
+            bn._mean[:c] = m / n_all
+            bn._variance[:c] = v / n_all
 
 
 def device_metric(logits, y, kind: str):
@@ -86,6 +116,8 @@ def device_metric(logits, y, kind: str):
     the host computes the same in float64)."""
     if kind == "acc":
         return (logits.argmax(axis=1) == y).astype("float32").mean()
-    logp = F.log_softmax(logits, axis=1)
-    lp = paddle.take_along_axis(logp, y.reshape([-1, 1]), axis=1).reshape([-1])
+    # By hand: Paddle's CPU log_softmax saturates near -64 (float32 softmax underflows), and
+    # a poorly calibrated candidate's logits reach thousands.
+    z = logits - logits.max(axis=1, keepdim=True)
+    lp = paddle.take_along_axis(z, y.reshape([-1, 1]), axis=1).reshape([-1]) - paddle.log(paddle.exp(z).sum(axis=1))
     return lp.mean() if kind == "neg_loss" else paddle.exp(lp).mean()

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..candidates import Candidate, load_candidates, read_official, resolve_path, write_submission
 from ..config import REPO
 from ..io_utils import check_output_path
+from .engine import plan_engine
 from .run import merge, parse_shard, read_partial, run_identity, score_candidates, wait_for_shard
 from .trained import ScoreError, check_bn_mode, load_trained, scoring_config
 
@@ -78,15 +79,18 @@ def predict(checkpoint_dir, out, candidates=None, config=None, overrides=(), job
     out = Path(out)
     check_output_path(out, "--out")
     trained, cfg, cands, name = _job(checkpoint_dir, config, overrides, candidates, sample, log)
+    plan = plan_engine(cfg["score"], cfg["device"], jobs or cfg["score"]["jobs"])
     rank, world = launcher_rank()
+    _hint_gpus(plan, world, log)
     mine = parse_shard(shard) if shard else (rank, world)
     part = partial_path(out, mine)
     t0 = time.time()
-    scores = score_candidates(trained, cfg, cands, part, jobs=jobs or cfg["score"]["jobs"], shard=mine, log=log)
+    scores = score_candidates(trained, cfg, cands, part, shard=mine, log=log, plan=plan)
     log(f"shard {mine[0]}/{mine[1]}: {len(scores)} scores in {part} ({time.time() - t0:.0f} s)")
     if mine[1] == 1 or (shard is None and rank == 0):
         parts = [scores] if mine[1] == 1 else [
-            wait_for_shard(partial_path(out, (i, world)), {**run_identity(cfg, cands, trained), "shard": [i, world]}, log)
+            wait_for_shard(partial_path(out, (i, world)), {**run_identity(cfg, cands, trained, plan),
+                                                           "shard": [i, world]}, log)
             for i in range(world)]
         final = merge(cands, parts)
         if not allow_degenerate:
@@ -94,6 +98,15 @@ def predict(checkpoint_dir, out, candidates=None, config=None, overrides=(), job
         write_submission(out, cands, final)
         log(f"{len(cands)} candidates ({name}) -> {out}" + (f" (merged from {world} ranks)" if len(parts) > 1 else ""))
     return {"n": len(cands), "shard": mine, "out": str(out)}
+
+
+def _hint_gpus(plan, world: int, log) -> None:
+    if plan.device == "gpu" and world == 1:
+        import paddle
+        n = paddle.device.cuda.device_count()
+        if n > 1:
+            log(f"scoring on one of {n} GPUs: `python -m paddle.distributed.launch --devices 0,...,{n - 1} "
+                "tools/predict.py ...` scores a shard on each")
 
 
 def merge_shards(parts, out, checkpoint_dir, candidates=None, config=None, overrides=(), sample: int = 1000,

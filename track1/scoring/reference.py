@@ -22,7 +22,8 @@ class ReferenceScorer:
             return self.net(self.x).numpy()
         sub = self.net.get_active_subnet(code)
         if mode == "recal":
-            recalibrate(sub, [self.images["x_recal"]])
+            xr, n = self.images["x_recal"], self.settings.get("recal_chunk", 0)
+            recalibrate(sub, [xr[a:a + n] for a in range(0, len(xr), n)] if n else [xr])
             sub.eval()
         else:
             sub.train()             # BN normalises with the statistics of the scored batch

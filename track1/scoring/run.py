@@ -14,6 +14,7 @@ import numpy as np
 from ..identity import identity_hash, source_hash
 from ..io_utils import FileLock, append_lines, atomic_write_text, file_hash, read_jsonl
 from ..parallel import worker_env, worker_pool
+from .engine import plan_engine
 from .fast import work_order
 from .trained import ScoreError
 
@@ -35,14 +36,20 @@ def shard_indices(order: list, i: int, n: int) -> list:
     return order[len(order) * i // n:len(order) * (i + 1) // n]
 
 
-def _init(trained, data, score, threads):
+def _init(trained, data, score, threads, plan):
+    """A worker: its threads, its device (under the launcher its rank's GPU), its scorer."""
     worker_env(threads)
     from ..data import load_splits
+    from ..runtime.device import use
     from .common import score_images
+    use(plan.device)
     images = score_images(load_splits(data, trained.profile), score)
-    if score["engine"] == "static":
+    if plan.engine == "static":
         from .fast import FastScorer
         _W["scorer"] = FastScorer(trained.build, trained.arrays, trained.open_stages, images, score)
+    elif plan.engine == "batched":
+        from .batched import BatchedScorer
+        _W["scorer"] = BatchedScorer(trained.network(), images, score, amp=plan.amp)
     else:
         from .reference import ReferenceScorer
         _W["scorer"] = ReferenceScorer(trained.network(), images, score)
@@ -53,14 +60,16 @@ def _score_chunk(task):
     return idx, _W["scorer"].score(codes)
 
 
-def score_candidates(trained, cfg, candidates, partial_path, jobs=1, shard=(0, 1), log=print) -> dict:
+def score_candidates(trained, cfg, candidates, partial_path, jobs=1, shard=(0, 1), log=print, plan=None) -> dict:
     """{index: score} of this shard's candidates, resuming from `partial_path`. The work is
     ordered once (`work_order`); shards are contiguous blocks of it, chunks consecutive
-    slices, and each chunk is scored in that order."""
+    slices, and each chunk is scored in that order. `plan`: the engine, device and workers
+    (default: plan_engine of the config, with `jobs` workers on a CPU)."""
     score = cfg["score"]
+    plan = plan or plan_engine(score, cfg["device"], jobs)
     codes = [c.code for c in candidates]
     mine = shard_indices(work_order(codes, trained.profile.space, score["specialise_depth"]), *shard)
-    header = {"header": True, **run_identity(cfg, candidates, trained), "shard": list(shard), "n": len(mine)}
+    header = {"header": True, **run_identity(cfg, candidates, trained, plan), "shard": list(shard), "n": len(mine)}
     partial_path = Path(partial_path)
     with FileLock(partial_path):
         rows = read_jsonl(partial_path, repair=True)
@@ -76,20 +85,20 @@ def score_candidates(trained, cfg, candidates, partial_path, jobs=1, shard=(0, 1
         done = {int(r["i"]): float(r["score"]) for r in rows[1:]}
         todo = [i for i in mine if i not in done]
         log(f"{len(mine)} candidates in shard {shard[0]}/{shard[1]}: {len(done)} already scored, "
-            f"{len(todo)} to score ({score['engine']} engine, bn={score['bn']}, {score['images']} images, {jobs} job(s))")
+            f"{len(todo)} to score ({plan.describe()}, bn={score['bn']}, {score['images']} images, {plan.jobs} job(s))")
         if todo:
-            _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log)
+            _score_todo(trained, cfg, candidates, todo, partial_path, done, plan, log)
     return {i: done[i] for i in mine}
 
 
-def _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log):
+def _score_todo(trained, cfg, candidates, todo, partial_path, done, plan, log):
     chunk = cfg["score"]["chunk"]
     tasks = [(todo[a:a + chunk], [candidates[i].code for i in todo[a:a + chunk]]) for a in range(0, len(todo), chunk)]
     from tqdm import tqdm
     t0 = time.time()
     # The bar is closed however scoring ends, so an error message starts on a line of its own.
     with tqdm(total=len(todo), desc="scoring", unit="cand", mininterval=5) as bar, \
-            worker_pool(jobs, _init, (trained, cfg["data"], dict(cfg["score"]), 1)) as pool:
+            worker_pool(plan.jobs, _init, (trained, cfg["data"], dict(cfg["score"]), 1, plan)) as pool:
         for idx, scores in pool.imap_unordered(_score_chunk, tasks):
             bad = [i for i, s in zip(idx, scores) if not np.isfinite(s)]
             if bad:
@@ -101,11 +110,14 @@ def _score_todo(trained, cfg, candidates, todo, partial_path, done, jobs, log):
     log(f"scored {len(todo)} candidates at {len(todo) / max(time.time() - t0, 1e-9):.1f} candidates/s")
 
 
-def run_identity(cfg, candidates, trained) -> dict:
+def run_identity(cfg, candidates, trained, plan=None) -> dict:
     """What a partial-results file must match to be resumed or merged: the checkpoint, the
-    settings that decide a score (identity.py) with the scorer's code, and the candidate
-    list (keys and codes, in order)."""
-    return {"checkpoint": file_hash(trained.path), "settings": identity_hash("scores", cfg, source=scorer_source_hash()),
+    settings that decide a score (identity.py) with the scorer's code and the AMP dtype
+    (`plan`'s: a half-precision forward rounds differently), and the candidate list (keys and
+    codes, in order)."""
+    amp = {"amp": plan.amp} if plan is not None and plan.amp else {}
+    return {"checkpoint": file_hash(trained.path),
+            "settings": identity_hash("scores", cfg, source=scorer_source_hash(), **amp),
             "candidates": hashlib.sha256("\n".join(f"{c.key}:{c.arch}" for c in candidates).encode()).hexdigest()[:16]}
 
 

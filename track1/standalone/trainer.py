@@ -31,7 +31,10 @@ def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: st
     None of these touch the training or the last iterate's evaluation.
     """
     code = profile.space.canonical(code)
+    on_gpu = paddle.device.get_device().startswith("gpu")
     backend = backend or st["backend"]
+    if backend == "auto":
+        backend = "dygraph" if on_gpu else "static"
     train = fixed_subset(splits["train"], st["train_images"], data["split_seed"])
     test = splits["test"]
     bs = st["batch_size"]
@@ -68,6 +71,8 @@ def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: st
         "steps": step, "epochs": round(step / steps_per_epoch, 3), "backend": backend,
         "train_img_per_s": round(step * bs / train_time, 1), "wall_s": round(time.time() - t0, 1),
     })
+    if on_gpu and backend == "dygraph":
+        record["device"] = "gpu"
     if curve:
         record["curve"] = points
     return record
@@ -106,13 +111,47 @@ def _fit(engine, model, plan, train, test, st, data, rng, total, steps_per_epoch
 
 def _engine(backend, make_net, input_shape, st, lr_fn):
     """(engine, inference) on one network; both backends start from the weights of the
-    first `make_net()` (dygraph-initialised, seeded), so they are comparable step by step."""
-    net = make_net()
+    first `make_net()` (dygraph-initialised, seeded, on the CPU whatever the device), so they
+    are comparable step by step."""
+    net = _initialised_on_cpu(make_net)
     task = PlainTask(make_net, input_shape, st["label_smoothing"])
     if backend == "dygraph":
         return DygraphEngine(net, task, st, lr_fn), DygraphInference(net)
     engine = StaticEngine(task, st, lr_fn, {k: v.numpy() for k, v in net.state_dict().items()})
     return engine, StaticInference(engine.runtime, make_net, input_shape)
+
+
+def _initialised_on_cpu(make_net):
+    """`make_net()` on the current device with the weights it gets on the CPU: a GPU draws
+    initial weights from its own generator, so the same seed would start another network
+    there. On the CPU this is `make_net()` itself."""
+    where = paddle.device.get_device()
+    if where == "cpu":
+        return make_net()
+    paddle.set_device("cpu")
+    try:
+        state = {k: v.numpy() for k, v in make_net().state_dict().items()}
+    finally:
+        paddle.set_device(where)
+    net = make_net()
+    net.set_state_dict(state)
+    return net
+
+
+def resolve_backend(backend: str, device: str) -> tuple:
+    """(backend, device kind) of a stand-alone run for `standalone.backend` and the config's
+    `device`: auto trains with dygraph on a GPU, the static program on the CPU; the static
+    program runs on the CPU only (refused with device gpu)."""
+    from ..runtime.device import DeviceError, resolve
+    kind = resolve(device)
+    if backend == "auto":
+        backend = "dygraph" if kind == "gpu" else "static"
+    if backend == "static":
+        if device == "gpu":
+            raise DeviceError("standalone.backend static runs on the CPU only (oneDNN programs); with device gpu "
+                            "use standalone.backend=auto or dygraph")
+        kind = "cpu"
+    return backend, kind
 
 
 def test_set_metrics(model, test, st, suffix: str, predictions: bool) -> dict:
