@@ -738,7 +738,14 @@ def two_runs(job: Job, log=print) -> Row:
             row.notes.append(f"the first run ended (exit {first.returncode}) before it held the output's lock "
                              f"{job.lock_file(out).name}")
             return row
-        second = run_attempt(cmd, logs, "", timeout=10 * duration + 120, name=f"{job.name.replace(' ', '_')}-second")
+        # The first is held still (SIGSTOP of its group) while the second tries: a refusal
+        # must come from the lock, not from the first having finished in the meantime (a
+        # tiny training run ends before a second process has imported Paddle).
+        os.killpg(first.pid, signal.SIGSTOP)
+        try:
+            second = run_attempt(cmd, logs, "", timeout=10 * duration + 120, name=f"{job.name.replace(' ', '_')}-second")
+        finally:
+            os.killpg(first.pid, signal.SIGCONT)
         row.faults = 1
         why = one_line_refusal(second, "in use by another run")
         if why:

@@ -150,20 +150,22 @@ def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None =
           overwrite: bool = False) -> dict:
     """Train the supernet of `cfg` (validated) on `profile`; `resume` continues its
     checkpoint; without it an out_dir that holds a run is refused unless `overwrite`."""
-    run = prepare(cfg, profile, max_steps, candidates)
     # One writer per out_dir: a second run (even with --resume) would interleave its
-    # checkpoints with this one's. Rank 0 alone writes, so it alone holds the lock.
-    with _out_dir_lock(run):
+    # checkpoints with this one's. Taken before the (slow) preparation, so a second run is
+    # refused at once, not after the first has finished. Rank 0 alone writes and locks.
+    with _out_dir_lock(cfg["train"]):
+        run = prepare(cfg, profile, max_steps, candidates)
         return _train(run, cfg, resume, overwrite, log)
 
 
 LOCK_FILE = ".lock"         # in train.out_dir, held while a run writes there
 
 
-def _out_dir_lock(run: Run):
-    if run.rank != 0:
+def _out_dir_lock(train_section):
+    if dist.is_initialized() and dist.get_rank() != 0:
         return contextlib.nullcontext()
-    return FileLock(run.out, lock_file=run.out / LOCK_FILE, what="train.out_dir")
+    out = out_dir(train_section)
+    return FileLock(out, lock_file=out / LOCK_FILE, what="train.out_dir")
 
 
 def _train(run: Run, cfg, resume: bool, overwrite: bool, log) -> dict:
