@@ -7,6 +7,18 @@ import track1  # noqa: F401  (quiets Paddle before any test imports it: track1.q
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Under pytest-xdist (tools/test.sh: -n 2 --dist loadfile) files are handed to the workers in
+# collection order; the long ones go first, so none starts last and leaves one worker alone.
+LONG_FIRST = ("test_faults.py", "test_train.py", "test_scoring.py", "test_gt.py", "test_gpu_smoke.py",
+              "test_baseline_equivalence.py", "test_reliability.py", "test_fewshot.py", "test_scoring_device.py",
+              "test_standalone_launch.py", "test_checkpoints.py", "test_proxies.py", "test_nar.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).name, len(rank)))   # stable: in-file order kept
+
+
 def official_candidates_path():
     """The official candidate file, if this machine has it (never part of the repo)."""
     from track1.candidates import resolve_path

@@ -348,6 +348,7 @@ def test_an_error_during_scoring_starts_on_a_line_of_its_own(tmp_path, capsys, m
     import contextlib
     from types import SimpleNamespace
     from track1.scoring import run
+    from track1.scoring.engine import EnginePlan
     from track1.scoring.trained import ScoreError
 
     class Pool:
@@ -358,7 +359,8 @@ def test_an_error_during_scoring_starts_on_a_line_of_its_own(tmp_path, capsys, m
     cands = [SimpleNamespace(key=f"arch{i}", arch="x", code="x") for i in range(4)]
     cfg = {"score": {"chunk": 2}, "data": {}}
     try:
-        run._score_todo(None, cfg, cands, [0, 1, 2, 3], tmp_path / "p.jsonl", {}, 1, log=lambda m: None)
+        plan = EnginePlan("static", "cpu", None, 1)
+        run._score_todo(None, cfg, cands, [0, 1, 2, 3], tmp_path / "p.jsonl", {}, plan, log=lambda m: None)
     except ScoreError:
         err = capsys.readouterr().err
     else:
