@@ -463,3 +463,31 @@ def test_rdnas_network_teacher_from_a_candidate_pool_ranks_the_sandwich_ends(tmp
                                  "proxies.batch_size=16", "rdnas.threshold_quantile=0"))
     compute_many(cfg, fm_profile, "naswot", codes, progress=False)
     assert train(cfg, max_steps=2, candidates=cands, log=lambda m: None)["steps"] == 2
+
+
+def test_a_kill_during_the_evaluation_loses_only_the_evaluation_which_the_resume_redoes(tmp_path, monkeypatch):
+    """Found by benchmarks/faults.py: the checkpoint written before an epoch's evaluation
+    held the history without that epoch, so a kill during the evaluation dropped the epoch
+    from the history for good. Now its entry is saved first and a resume evaluates it."""
+    from track1.train.loop import EpochEnd
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    train(load_config(None, tiny(full, "train.strategy=spos")), log=lambda m: None)
+    real = EpochEnd._evaluate
+
+    def dies_at_the_first_epoch_end(self, step):
+        raise KeyboardInterrupt("killed during the evaluation")
+    monkeypatch.setattr(EpochEnd, "_evaluate", dies_at_the_first_epoch_end)
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(None, tiny(cut, "train.strategy=spos")), log=lambda m: None)
+    _, meta = checkpoint.load(cut / "checkpoint")
+    assert meta["evaluated"] is False and [h["step"] for h in meta["history"]] == [8]
+    monkeypatch.setattr(EpochEnd, "_evaluate", real)
+    train(load_config(None, tiny(cut, "train.strategy=spos")), resume=True, log=lambda m: None)
+    a, ma = checkpoint.load(full / "supernet")
+    b, mb = checkpoint.load(cut / "supernet")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    drop = lambda h: {k: v for k, v in h.items() if k != "time_s"}  # noqa: E731
+    assert [drop(h) for h in ma["history"]] == [drop(h) for h in mb["history"]]
+    assert all("val_acc_largest" in h for h in mb["history"])
+    assert not list(cut.glob(".checkpoint.*.npz"))

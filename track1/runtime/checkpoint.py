@@ -20,6 +20,10 @@ def save(path, arrays: dict, meta: dict):
     """Write `path`.npz (arrays + meta), then `path`.json (a copy of the meta, for people)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A write killed before its rename leaves its temporary file: the next save removes it
+    # (one writer per folder: training holds the out_dir's lock).
+    for stale in path.parent.glob(f".{path.name}.*.npz"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
     os.close(fd)
     try:

@@ -176,7 +176,7 @@ def _train(run: Run, cfg, resume: bool, overwrite: bool, log) -> dict:
                              "another train.out_dir, or --overwrite to start afresh")
     t = cfg["train"]
     rng = np.random.default_rng(cfg["seed"])
-    step, history = 0, []
+    step, history, found = 0, [], None
     if resume:
         found = _resume(run, rng, log)
         if found is not None and found.get("finished"):
@@ -184,6 +184,8 @@ def _train(run: Run, cfg, resume: bool, overwrite: bool, log) -> dict:
         if found is not None:
             step, history = found["step"], found["history"]
     end = EpochEnd(run, rng, history, log)
+    if found is not None and not found["evaluated"]:
+        end.redo_evaluation(step)
     aug = dict(augment=t["augment"], pad=cfg["data"]["pad_crop"], flip=cfg["data"]["flip"])
     from tqdm import tqdm
     # Closed however the loop ends: an error message then starts on a line of its own
@@ -235,25 +237,36 @@ class EpochEnd:
         # the evaluation, so a kill during it loses no training, and again after it.
         resumable = step % run.steps_per_epoch == 0 or step >= run.total
         if run.rank == 0:
-            if resumable:
-                self._save(state, step)
-            summary.update(self._evaluate(step))
+            # The epoch's entry is in the history before the first save: a kill during the
+            # evaluation then loses the evaluation alone, and the resumed run redoes it.
             self.history.append(summary)
-            if self.writer:
-                for k, v in summary.items():
-                    if k not in ("epoch", "step") and isinstance(v, (int, float)):
-                        self.writer.add_scalar(f"epoch/{k}", v, step)
-            self.log(_epoch_line(summary))
             if resumable:
-                self._save(state, step)
+                self._save(state, step, evaluated=False)
+            self._finish(summary, state, step, resumable)
         if run.world > 1:
             _check_ranks_agree(state)
 
-    def _save(self, state, step):
+    def _finish(self, summary, state, step, resumable):
+        summary.update(self._evaluate(step))
+        if self.writer:
+            for k, v in summary.items():
+                if k not in ("epoch", "step") and isinstance(v, (int, float)):
+                    self.writer.add_scalar(f"epoch/{k}", v, step)
+        self.log(_epoch_line(summary))
+        if resumable:
+            self._save(state, step)
+
+    def redo_evaluation(self, step):
+        """After resuming from a checkpoint written before its epoch's evaluation."""
+        if self.run.rank == 0 and self.history and self.history[-1]["step"] == step:
+            self._finish(self.history[-1], self.run.engine.state(), step, True)
+
+    def _save(self, state, step, evaluated: bool = True):
         run = self.run
         checkpoint.save(run.out / "checkpoint", state,
                         {**run.meta_base, "step": step, "history": self.history, "rng": self.rng.bit_generator.state,
-                         "open_stages": sorted(run.net.open_stages), "finished": step >= run.total})
+                         "open_stages": sorted(run.net.open_stages), "finished": step >= run.total,
+                         "evaluated": evaluated})
 
     def _evaluate(self, step) -> dict:
         run, t = self.run, self.run.cfg["train"]
@@ -299,7 +312,7 @@ def _resume(run: Run, rng, log) -> dict | None:
     run.net.set_state_dict(weights_only(arrays))
     rng.bit_generator.state = meta["rng"]
     log(f"resumed from {ckpt}.npz at step {meta['step']} (epoch {meta['step'] / run.steps_per_epoch:.2f})")
-    return {"step": meta["step"], "history": meta["history"]}
+    return {"step": meta["step"], "history": meta["history"], "evaluated": meta.get("evaluated", True)}
 
 
 def _check_ranks_agree(state):
