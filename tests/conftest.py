@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Under pytest-xdist (tools/test.sh: -n 2 --dist loadfile) files are handed to the workers in
 # collection order; the long ones go first, so none starts last and leaves one worker alone.
-LONG_FIRST = ("test_faults.py", "test_train.py", "test_scoring.py", "test_gt.py", "test_gpu_smoke.py",
+LONG_FIRST = ("test_train_static.py", "test_faults.py", "test_train.py", "test_scoring.py", "test_gt.py", "test_gpu_smoke.py",
               "test_baseline_equivalence.py", "test_reliability.py", "test_fewshot.py", "test_scoring_device.py",
               "test_standalone_launch.py", "test_checkpoints.py", "test_proxies.py", "test_nar.py")
 
