@@ -78,6 +78,23 @@ def build_supernet(cfg, profile):
     return SuperNet.from_definition(profile, supernet_definition(cfg, profile))
 
 
+def branched_supernet(cfg, profile, seed: int = 3):
+    """A progressive supernet with its weight branches open and moved away (seeded) from the
+    shared weights, so a scorer that ignored a branch would score differently."""
+    import numpy as np
+    import paddle
+    paddle.seed(seed)
+    net = build_supernet(cfg, profile)
+    opened = list(cfg.progressive.branch_stages)
+    net.open_branches(opened)
+    rng = np.random.default_rng(0)
+    for idx in (i for s in opened for i in net.slots[s]):
+        for conv in net.blocks[idx].convs():
+            for w in conv.branch_weights:
+                w.set_value(w.numpy() * rng.uniform(0.5, 1.5, w.shape).astype("float32"))
+    return net
+
+
 def train_run(cfg, **kw):
     """`train` on the config's own profile."""
     from track1.profile import Profile

@@ -16,7 +16,7 @@ from track1.data import load_splits
 from track1.io_utils import read_jsonl
 from track1.profile import Profile
 from track1.scoring.common import metric, score_images
-from conftest import build_supernet, train_run as train
+from conftest import branched_supernet, build_supernet, train_run as train
 from track1.scoring.fast import FastScorer
 from track1.scoring.reference import ReferenceScorer
 from track1.scoring.trained import load_trained, scoring_config
@@ -96,15 +96,8 @@ def test_fast_scorer_with_open_weight_branches(share):
     prof = Profile.from_section(cfg.profile)
     st = dict(cfg.score)
     imgs = score_images(load_splits(cfg.data, cfg.profile), st)
-    paddle.seed(3)
-    net = build_supernet(cfg, prof)
+    net = branched_supernet(cfg, prof)
     opened = list(cfg.progressive.branch_stages)
-    net.open_branches(opened)
-    rng = np.random.default_rng(0)
-    for idx in (i for s in opened for i in net.slots[s]):
-        for conv in net.blocks[idx].convs():
-            for w in conv.branch_weights:      # branches away from the shared weights
-                w.set_value(w.numpy() * rng.uniform(0.5, 1.5, w.shape).astype("float32"))
     arrays = {k: v.numpy() for k, v in net.state_dict().items()}
     sp = prof.space
     codes = sp.sample_codes(5, seed=4) + [sp.min_code(), sp.max_code()]

@@ -32,9 +32,7 @@ def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: st
     """
     code = profile.space.canonical(code)
     on_gpu = paddle.device.get_device().startswith("gpu")
-    backend = backend or st["backend"]
-    if backend == "auto":
-        backend = "dygraph" if on_gpu else "static"
+    backend, _ = resolve_backend(backend or st["backend"], "gpu" if on_gpu else "cpu")
     train = fixed_subset(splits["train"], st["train_images"], data["split_seed"])
     test = splits["test"]
     bs = st["batch_size"]
