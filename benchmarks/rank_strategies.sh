@@ -23,8 +23,9 @@ declare -A variants=(
   [rdnas_hamming]="train.strategy=rdnas rdnas.sampler=hamming"
   [rdnas_margin0]="train.strategy=rdnas rdnas.margin=0.0"
   [rdnas_params]="train.strategy=rdnas rdnas.teacher=params"
+  [rdnas_flops_params]="train.strategy=rdnas rdnas.teacher=flops+params"
 )
-names=(${VARIANTS:-spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming rdnas_margin0 rdnas_params})
+names=(${VARIANTS:-spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming rdnas_margin0 rdnas_params rdnas_flops_params})
 for name in "${names[@]}"; do
   [[ -n ${variants[$name]:-} ]] || { echo "error: unknown variant '$name' in VARIANTS (known: ${!variants[*]})" >&2; exit 2; }
 done

@@ -241,6 +241,58 @@ def test_progressive_phase_past_the_budget_is_refused(tmp_path):
         load_config(name, ["train.strategy=progressive"])                                # shipped schedules fit
 
 
+def test_a_rank_average_teacher_is_the_mean_percentile_of_its_members(fm_profile):
+    """flops+params: each member votes by its percentile among the reference codes (a seeded
+    sample of the space, no pool here), so a code that is big in one and small in the other
+    lands between; one name stays the raw proxy; the sandwich's ends get ranks 1 and 0."""
+    from track1.train.teacher import REFERENCE_CODES, make_teacher
+    avg = make_teacher(load_config(None, ["rdnas.teacher=flops+params"]), fm_profile, None)
+    flops = make_teacher(load_config(None, ["rdnas.teacher=flops"]), fm_profile, None)
+    params = make_teacher(load_config(None, ["rdnas.teacher=params"]), fm_profile, None)
+    assert flops(fm_profile.space.max_code()) == fm_profile.macs(fm_profile.space.max_code())
+    ref = fm_profile.space.sample_codes(REFERENCE_CODES, seed=0)
+    f, p = np.array([flops(c) for c in ref]), np.array([params(c) for c in ref])
+    codes = fm_profile.space.sample_codes(40, seed=11)
+    for c in codes:
+        want = ((f < flops(c)).mean() + (f <= flops(c)).mean() + (p < params(c)).mean() + (p <= params(c)).mean()) / 4
+        assert avg(c) == pytest.approx(want, abs=1e-12)
+    assert avg(fm_profile.space.max_code()) == 1.0 and avg(fm_profile.space.min_code()) == 0.0
+    # The average is its own order: some pair it ranks against flops' order, some against params'.
+    pairs = [(a, b) for i, a in enumerate(codes) for b in codes[i + 1:]]
+    sign = lambda t, a, b: np.sign(t(a) - t(b))  # noqa: E731
+    assert any(sign(avg, a, b) != sign(flops, a, b) for a, b in pairs)
+    assert any(sign(avg, a, b) != sign(params, a, b) for a, b in pairs)
+
+
+def test_a_rank_average_teacher_ranks_within_the_candidate_pool(tmp_path, fm_profile):
+    """With a pool, the reference is the pool: its codes' mean percentiles follow from their
+    ranks within it; a cached network proxy joins an analytic one."""
+    from track1.proxies.batch import compute_many
+    from track1.train.teacher import make_teacher
+    pool = fm_profile.space.sample_codes(6, seed=3)
+    cfg = load_config(None, ["rdnas.teacher=naswot+flops", f"proxies.cache_dir={tmp_path}/cache",
+                             "proxies.batch_size=16", "rdnas.pairs=random"])
+    nas = compute_many(cfg, fm_profile, "naswot", pool, progress=False)
+    avg = make_teacher(cfg, fm_profile, pool)
+    rank = lambda v: (np.argsort(np.argsort(v)) + 0.5) / len(v)  # noqa: E731  (no ties here)
+    want = (rank(np.array([nas[c] for c in pool])) + rank(np.array([fm_profile.macs(c) for c in pool]))) / 2
+    assert [avg(c) for c in pool] == pytest.approx(list(want), abs=1e-12)
+
+
+@pytest.mark.parametrize("teacher, message", [("flops+nope", "unknown proxy 'nope'"),
+                                              ("flops+flops", "names a proxy twice")])
+def test_a_bad_rank_average_teacher_is_refused(fm_profile, teacher, message):
+    from track1.train.teacher import make_teacher
+    with pytest.raises(TeacherError, match=message):
+        make_teacher(load_config(None, [f"rdnas.teacher={teacher}"]), fm_profile, None)
+
+
+def test_rdnas_trains_with_a_rank_average_teacher(tmp_path):
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=flops+params",
+                                 "train.eval_images=0", "rdnas.threshold_quantile=0"))
+    assert train(cfg, max_steps=2, log=lambda m: None)["steps"] == 2
+
+
 def test_missing_teacher_cache_fails_before_training(tmp_path, official_file):
     cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen",
                                  "train.sample_from=candidates", f"proxies.cache_dir={tmp_path}/cache"))
