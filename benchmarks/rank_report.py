@@ -12,6 +12,12 @@ at the end of training, and the difference of its mean tau to the baseline varia
 codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
 the GT cannot tell the two apart.
 
+--ranking PATH writes the machine-readable summary (issue 21): per ranker (each variant and
+each proxy, `flops` among them) its mean Kendall tau and |Pearson| over seeds, the number of
+seeds, the paired 95% intervals of its tau minus FLOPs' and minus SPOS's, and, where
+sample/ holds two or more seeds' scores of the fixed 5,000-candidate sample, the supernet's
+own seed-to-seed tau on it.
+
 --blend PROXY adds a table: each variant's scores rank-averaged with a proxy's (weight w on the
 supernet's rank, 1 - w on the proxy's), does the supernet add anything to the proxy alone?
 """
@@ -78,6 +84,45 @@ def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int 
     return out
 
 
+def self_consistency(folder: Path) -> dict:
+    """{variant: mean Kendall tau between its seeds' scores of the fixed sample} (variants
+    with at least two seeds; pairs joined by candidate key)."""
+    runs = defaultdict(dict)
+    for f in sorted(folder.glob("*.json")):
+        m = NAME.match(f.stem)
+        runs[m["variant"]][int(m["seed"] or 0)] = json.loads(f.read_text())
+    out = {}
+    for v, seeds in runs.items():
+        taus = []
+        for i, a in enumerate(sorted(seeds)):
+            for b in sorted(seeds)[i + 1:]:
+                keys = sorted(set(seeds[a]) & set(seeds[b]))
+                taus.append(kendall([seeds[a][k] for k in keys], [seeds[b][k] for k in keys]))
+        if taus:
+            out[v] = float(np.mean(taus))
+    return out
+
+
+def ranker_name(variant: str) -> str:
+    return variant[len("proxy-"):] if is_proxy(variant) else variant
+
+
+def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict) -> dict:
+    """The issue's ranking.json: {"gt", "rankers": {name: figures}}; `vs` maps a reference
+    ranker's variant name to its paired_diff result."""
+    out = {}
+    for r in rows:
+        v = r["variant"]
+        e = {"kendall_tau": r["kendall_tau"], "pearson_abs": r["pearson_abs"], "seeds": len(r["seeds"])}
+        for ref, diffs in vs.items():
+            if v in diffs:
+                e[f"tau_vs_{ranker_name(ref)}"] = [diffs[v][1], diffs[v][2]]
+        if v in selfc:
+            e["self_tau_5k"] = selfc[v]
+        out[ranker_name(v)] = e
+    return {"gt": gt_path, "rankers": out}
+
+
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -117,6 +162,7 @@ def main():
     ap.add_argument("--base", default="sandwich", help="the variant the others are compared with")
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--out", help="also write one JSON line per variant here")
+    ap.add_argument("--ranking", metavar="PATH", help="also write the ranking summary (JSON) here")
     ap.add_argument("--blend", metavar="PROXY", help="also rank-average each variant with this proxy (e.g. flops)")
     a = ap.parse_args()
     try:
@@ -163,6 +209,12 @@ def main():
             print(f"| {v} | " + " | ".join(f"{t:+.3f}" for t in taus) + " |")
     if a.out:
         Path(a.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if a.ranking:
+        vs = {ref: paired_diff(runs, ref, true, a.boot) for ref in ("proxy-flops", "spos") if ref in runs}
+        selfc = self_consistency(Path(a.dir) / "sample")
+        for v, t in sorted(selfc.items()):
+            print(f"{v}: seed-to-seed tau on the 5,000-candidate sample {t:+.3f}")
+        Path(a.ranking).write_text(json.dumps(ranking_summary(a.gt, rows, vs, selfc), indent=1) + "\n")
 
 
 if __name__ == "__main__":

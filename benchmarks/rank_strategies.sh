@@ -5,7 +5,8 @@
 #   VARIANTS="spos rdnas" bash benchmarks/rank_strategies.sh 2   (only these variants)
 #   python benchmarks/rank_report.py --blend flops         (the table, against the GT of the moment)
 # The scores are kept in benchmarks/results/rank/ (official format, one file per variant and
-# seed), so the report can be redone as the GT grows without retraining anything.
+# seed; sample/ holds each run's scores of a fixed 5,000-candidate sample, for the supernet's
+# own seed-to-seed tau), so the report can be redone on any GT without retraining anything.
 # Resumable: a finished variant is skipped, an unfinished training continues (--resume).
 # Budget: the default config's (about 15 minutes of training per run on 2 cores).
 set -euo pipefail
@@ -30,6 +31,20 @@ for name in "${names[@]}"; do
   [[ -n ${variants[$name]:-} ]] || { echo "error: unknown variant '$name' in VARIANTS (known: ${!variants[*]})" >&2; exit 2; }
 done
 python tools/gt.py export $SEL --which all --out output/rank/selection_codes.json > /dev/null
+# A fixed sample of 5,000 official candidates (seed 0): a supernet's own seed-to-seed tau on
+# it says whether it ranks consistently at all (a supernet that disagrees with itself cannot rank).
+mkdir -p $RES/sample
+python - <<'EOF'
+import json
+import numpy as np
+from track1.candidates import resolve_path
+path = resolve_path()
+if path is None:
+    raise SystemExit("rank_strategies.sh: no official candidate file (set TRACK1_CANDIDATES)")
+cands = json.loads(path.read_text())
+keys = sorted(np.random.default_rng(0).choice(sorted(cands), 5000, replace=False))
+open("output/rank/sample5k.json", "w").write(json.dumps({k: cands[k] for k in keys}))
+EOF
 for seed in "${seeds[@]}"; do
   for name in "${names[@]}"; do
     tag=$name-s$seed
@@ -41,6 +56,11 @@ for seed in "${seeds[@]}"; do
     # scorer's image noise (BENCHMARKS.md, score settings).
     python tools/predict.py --checkpoint $out --candidates output/rank/selection_codes.json \
       --out $out/selection_scores.json --set score.images=${GT_IMAGES:-1024}
+    if [[ ! -f $RES/sample/$tag.json ]]; then
+      python tools/predict.py --checkpoint $out --candidates output/rank/sample5k.json --out $out/sample_scores.json
+      python -c "import json, sys; s = json.load(open(sys.argv[1])); json.dump({k: round(v['acc'], 7) for k, v in s.items()}, open(sys.argv[2] + '.tmp', 'w'))" \
+        $out/sample_scores.json $RES/sample/$tag.json && mv $RES/sample/$tag.json.tmp $RES/sample/$tag.json
+    fi
     cp $out/history.json $RES/$tag.history.json
     cp $out/selection_scores.json $RES/$tag.json.tmp && mv $RES/$tag.json.tmp $RES/$tag.json
   done

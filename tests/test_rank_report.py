@@ -82,3 +82,43 @@ def test_no_score_files_is_one_line_error(tmp_path, fm_profile):
     r = _report("--gt", gt, "--dir", tmp_path / "nothing", "--boot", "0")
     assert r.returncode != 0
     assert r.stderr.strip().count("\n") == 0 and "no score files" in r.stderr
+
+
+def test_the_ranking_summary_names_flops_and_holds_paired_intervals_and_self_consistency(tmp_path, fm_profile):
+    """--ranking: the issue's JSON; proxies lose their 'proxy-' prefix (flops is a ranker),
+    each ranker's tau minus FLOPs' and minus SPOS's as paired intervals, and the seed-to-seed
+    tau of the sample scores joined by key (files written in different key orders)."""
+    n = 40
+    codes = fm_profile.space.sample_codes(n, seed=6)
+    keys = [f"arch{i}" for i in range(n)]
+    rng = np.random.default_rng(2)
+    true = rng.random(n)
+    gt, sel, runs = tmp_path / "gt.json", tmp_path / "selection.json", tmp_path / "rank"
+    _official(gt, keys, codes, true)
+    sel.write_text(json.dumps({"codes": {k: {"arch": c, "macs": i} for i, (k, c) in enumerate(zip(keys, codes))}}))
+    (runs / "sample").mkdir(parents=True)
+    preds = {("good", 0): true + 0.1 * rng.random(n), ("good", 1): true + 0.1 * rng.random(n),
+             ("spos", 0): rng.random(n), ("spos", 1): rng.random(n)}
+    for (variant, seed), p in preds.items():
+        _official(runs / f"{variant}-s{seed}.json", keys, codes, p)
+    _official(runs / "proxy-flops.json", keys, codes, true + 0.5 * rng.random(n))
+    sample = {f"s{i}": float(x) for i, x in enumerate(rng.random(200))}
+    noisy = {k: v + 0.3 * rng.random() for k, v in sample.items()}
+    (runs / "sample" / "good-s0.json").write_text(json.dumps(sample))
+    (runs / "sample" / "good-s1.json").write_text(json.dumps(dict(reversed(list(noisy.items())))))
+    out = tmp_path / "ranking.json"
+    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "300", "--ranking", out)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert res["gt"] == str(gt) and set(res["rankers"]) == {"good", "spos", "flops"}
+    good, flops = res["rankers"]["good"], res["rankers"]["flops"]
+    assert good["seeds"] == 2 and flops["seeds"] == 1 and "tau_vs_flops" not in flops
+    assert np.isclose(good["kendall_tau"], np.mean([stats.kendalltau(preds[("good", s)], true)[0] for s in (0, 1)]))
+    lo, hi = good["tau_vs_spos"]
+    spos_tau = res["rankers"]["spos"]["kendall_tau"]
+    assert lo < good["kendall_tau"] - spos_tau < hi and lo > 0          # clearly better than random scores
+    lo, hi = good["tau_vs_flops"]
+    assert lo < good["kendall_tau"] - flops["kendall_tau"] < hi
+    k = sorted(sample)
+    assert np.isclose(good["self_tau_5k"], stats.kendalltau([sample[x] for x in k], [noisy[x] for x in k])[0])
+    assert "self_tau_5k" not in res["rankers"]["spos"]
