@@ -26,6 +26,15 @@ declare -A variants=(
   [rdnas_params]="train.strategy=rdnas rdnas.teacher=params"
   [rdnas_flops_params]="train.strategy=rdnas rdnas.teacher=flops+params"
 )
+# The budget curve (issue 21): the same recipes trained E epochs instead of 1.4, the RD-NAS
+# ramp scaled with the budget (weight 1 at half of it, as in the default). Not in the default
+# list: VARIANTS="sandwich_e3 rdnas_e3 ..." bash benchmarks/rank_strategies.sh 0 1
+for e in 3 6 12; do
+  ramp=$(python -c "print($e / 2)")
+  variants[sandwich_e$e]="train.strategy=sandwich train.epochs=$e"
+  variants[spos_e$e]="train.strategy=spos train.epochs=$e"
+  variants[rdnas_e$e]="train.strategy=rdnas train.epochs=$e rdnas.ramp_epochs=$ramp"
+done
 names=(${VARIANTS:-spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming rdnas_margin0 rdnas_params rdnas_flops_params})
 for name in "${names[@]}"; do
   [[ -n ${variants[$name]:-} ]] || { echo "error: unknown variant '$name' in VARIANTS (known: ${!variants[*]})" >&2; exit 2; }
