@@ -244,6 +244,34 @@ def test_runs_to_gt_and_summary():
         to_gt([{**runs[0], "key": None}])
 
 
+def test_power_at_budget_trades_codes_for_reliability():
+    """A budget buys codes at the runs' mean cost (40% of them run twice); each metric's GT
+    reliability follows its ICC; the more reliable metric resolves a smaller tau difference,
+    and so does a cheaper protocol of the same ICC (more codes)."""
+    from track1.gt.summary import POWER_REPEATED, power_at_budget
+    from track1.metrics import gt_reliability, resolvable_difference
+    rng = np.random.default_rng(3)
+    truth = rng.normal(0, 1, 30)
+
+    def runs(noise, wall):
+        return [{"arch": f"c{i}", "seed": s, "acc": 0.8 + 0.01 * truth[i] + noise * rng.normal(),
+                 "test_loss": 0.3 - 0.01 * truth[i] + 0.2 * noise * rng.normal(), "macs": 100 + i,
+                 "params": 10 + (i * 7) % 30, "wall_s": wall} for i in range(30) for s in (0, 1)]
+    dear = summarize(runs(0.01, 720.0), n_boot=50)
+    p = power_at_budget(dear, 10.0)
+    n = int(10 * 3600 / (720 * (1 + POWER_REPEATED)))
+    assert p["acc"]["n_codes"] == p["test_loss"]["n_codes"] == n == 35
+    k = [2] * round(POWER_REPEATED * n) + [1] * (n - round(POWER_REPEATED * n))
+    assert p["acc"]["reliability"] == pytest.approx(gt_reliability(dear["acc"]["icc"], k))
+    assert p["acc"]["resolvable"] == pytest.approx(resolvable_difference(n, p["acc"]["reliability"], 0.5))
+    assert dear["test_loss"]["icc"] > dear["acc"]["icc"] and p["test_loss"]["resolvable"] < p["acc"]["resolvable"]
+    cheap = {**dear, "wall_s_mean": 180.0}
+    assert power_at_budget(cheap, 10.0)["acc"]["n_codes"] == int(10 * 3600 / (180 * (1 + POWER_REPEATED)))
+    assert power_at_budget(cheap, 10.0)["acc"]["resolvable"] < p["acc"]["resolvable"]
+    with pytest.raises(ValueError, match="no wall time"):
+        power_at_budget({**dear, "wall_s_mean": None}, 10.0)
+
+
 def test_tau_ceiling_matches_simulation():
     # Noise-free values vs the mean of k noisy runs: the formula's tau is what sampling gives.
     rng = np.random.default_rng(0)

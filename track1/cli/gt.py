@@ -2,7 +2,7 @@
 
     python tools/gt.py select  --candidates FILE --n 100 --repeats 20 --out DIR/selection.json
     python tools/gt.py export  DIR/selection.json --which repeat --out DIR/codes_repeat.json
-    python tools/gt.py summary RUNS.jsonl [--seeds 0 1] [--boot 2000] [--json]
+    python tools/gt.py summary RUNS.jsonl [--seeds 0 1] [--boot 2000] [--json] [--budget-hours H]
     python tools/gt.py to-gt   RUNS.jsonl --out DIR/gt.json [--metric acc]
 
 `summary` prints, for every test metric the runs recorded (acc, test_loss and their _flip,
@@ -11,6 +11,8 @@ Kendall tau and Pearson, within- and between-code sd, the residual ICC beyond lo
 log params (with interval), tau(MACs), tau(params), the mean cost per run, and the seeds'
 per-image disagreement where predictions were recorded. While the residual ICC is about 0,
 no ranker can be shown to know more than FLOPs/params on the GT, and it says so.
+`--budget-hours H`: the GT that H one-core hours of such runs would buy (codes, reliability,
+the smallest tau difference between two rankers it resolves), to choose a protocol by power.
 """
 import argparse
 import json
@@ -38,6 +40,8 @@ def main():
     m.add_argument("--seeds", nargs=2, type=int, default=[0, 1])
     m.add_argument("--boot", type=int, default=2000, help="bootstrap resamples of the ICC intervals")
     m.add_argument("--json", action="store_true")
+    m.add_argument("--budget-hours", type=float, default=None,
+                   help="also: what a GT built with this many one-core hours of such runs resolves")
     g = add_config_args(sub.add_parser("to-gt", help="results -> official-format GT (mean over seeds) + manifest.json"))
     g.add_argument("runs")
     g.add_argument("--out", required=True)
@@ -61,7 +65,7 @@ def main():
                               args.seed))
     elif args.cmd == "summary":
         from track1.gt.summary import format_summary, summary_file
-        s = summary_file(args.runs, args.seeds, args.boot, warn=_warn)
+        s = summary_file(args.runs, args.seeds, args.boot, warn=_warn, budget_hours=args.budget_hours)
         print(json.dumps(s, indent=1) if args.json else format_summary(s))
     else:
         from track1.config import load_config

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..candidates import CandidateError
-from ..metrics import (icc, icc_interval, kendall, pearson, residual_icc, residual_icc_interval, spearman,
-                       tau_ceiling)
+from ..metrics import (gt_reliability, icc, icc_interval, kendall, pearson, residual_icc, residual_icc_interval,
+                       resolvable_difference, spearman, tau_ceiling)
 from ..standalone.predictions import disagreement
 
 # Every test metric a stand-alone run can record (tools/train_standalone.py): last iterate
@@ -200,11 +200,42 @@ def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
     return out
 
 
-def summary_file(path, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None) -> dict:
-    """`summarize` of a results file (`load_runs`)."""
+# The GT design a budget buys (issue 17): 40% of its codes with a second seed, two rankers
+# near tau 0.5 (where the supernets and FLOPs sit) whose mistakes correlate 0.5.
+POWER_REPEATED, POWER_TAU = 0.4, 0.5
+
+
+def power_at_budget(s: dict, core_hours: float) -> dict:
+    """{metric: {"n_codes", "reliability", "resolvable"}}: the codes `core_hours` of one-core
+    runs at this protocol's mean cost afford (a share POWER_REPEATED of them run twice), the
+    reliability of their GT values, and the smallest true tau difference between two rankers
+    that GT resolves at 2 SE. A dearer protocol buys fewer codes; this says whether its
+    reliability pays for them."""
+    if not s.get("wall_s_mean"):
+        raise CandidateError("--budget-hours: the runs record no wall time (wall_s), so their cost is unknown")
+    if core_hours <= 0:
+        raise CandidateError(f"--budget-hours must be positive, got {core_hours}")
+    n = int(core_hours * 3600 / (s["wall_s_mean"] * (1 + POWER_REPEATED)))
+    out = {}
+    for metric in s["metrics"]:
+        m = s[metric]
+        if "icc" not in m or n < 3:
+            continue
+        k = np.where(np.arange(n) < round(POWER_REPEATED * n), 2, 1)
+        rel = gt_reliability(m["icc"], k)
+        out[metric] = {"n_codes": n, "reliability": rel,
+                       "resolvable": resolvable_difference(n, rel, POWER_TAU) if rel > 0 else math.inf}
+    return out
+
+
+def summary_file(path, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None, budget_hours=None) -> dict:
+    """`summarize` of a results file (`load_runs`), with `power_at_budget` if a budget is given."""
     if n_boot < 1:
         raise CandidateError(f"--boot must be at least 1 (the ICCs' intervals), got {n_boot}")
-    return summarize(load_runs(path, warn), tuple(seeds), n_boot)
+    s = summarize(load_runs(path, warn), tuple(seeds), n_boot)
+    if budget_hours is not None:
+        s["power"] = {"core_hours": budget_hours, "metrics": power_at_budget(s, budget_hours)}
+    return s
 
 
 def _ci(ci) -> str:
@@ -245,6 +276,13 @@ def format_summary(s: dict) -> str:
     for field, d in s.get("disagreement", {}).items():
         lines.append(f"per-image predictions ({PREDICTIONS[field]}, '{field}'): two seeds of a code disagree on "
                      f"{100 * d['mean']:.2f}% of the test images ({d['n_codes']} codes)")
+    if "power" in s:
+        pw = s["power"]
+        lines.append(f"at {pw['core_hours']:g} core-hours of runs like these ({100 * POWER_REPEATED:.0f}% of the codes "
+                     f"run twice; two rankers near tau {POWER_TAU}, errors correlated 0.5):")
+        for metric, p in pw["metrics"].items():
+            lines.append(f"  {metric}: {p['n_codes']} codes, GT reliability {p['reliability']:.3f}, resolves a true "
+                         f"tau difference of {p['resolvable']:.3f} at 2 SE")
     if flat:
         lines.append(f"no ranker can be shown to know more than FLOPs/params on this GT by {', '.join(flat)} "
                      f"(residual ICC below {RESIDUAL_FLOOR} or its interval includes 0)")
