@@ -6,7 +6,8 @@
 
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
 its seeds (per-seed taus shown), the Kendall tau of its scores with MACs over all the kept
-codes (how far it just follows size), the largest and smallest sub-network's validation accuracy
+codes (how far it just follows size), what it knows beyond capacity (partial Spearman with
+the GT given MACs and params; FLOPs scores 0), the largest and smallest sub-network's validation accuracy
 at the end of training, and the difference of its mean tau to the baseline variant's with a
 95% interval from a paired bootstrap over the GT codes (both rankings resampled on the same
 codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
@@ -38,11 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 from track1.candidates import CandidateError, read_official  # noqa: E402
 from track1.check import join  # noqa: E402
 from track1.config import load_config  # noqa: E402
-from track1.metrics import all_metrics, kendall  # noqa: E402
+from track1.metrics import all_metrics, beyond_capacity, kendall  # noqa: E402
 from track1.profile import Profile  # noqa: E402
 from track1.space import body  # noqa: E402
 
-SPACE = Profile.from_section(load_config(None).profile).space    # the candidates' (fashion_mnist's)
+PROFILE = Profile.from_section(load_config(None).profile)          # the candidates' (fashion_mnist's)
+SPACE = PROFILE.space
 
 NAME = re.compile(r"^(?P<variant>.+?)(?:-s(?P<seed>\d+))?$")
 
@@ -113,7 +115,8 @@ def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict) -> dict:
     out = {}
     for r in rows:
         v = r["variant"]
-        e = {"kendall_tau": r["kendall_tau"], "pearson_abs": r["pearson_abs"], "seeds": len(r["seeds"])}
+        e = {"kendall_tau": r["kendall_tau"], "pearson_abs": r["pearson_abs"], "seeds": len(r["seeds"]),
+             "beyond_capacity": r["beyond_capacity"]}
         for ref, diffs in vs.items():
             if v in diffs:
                 e[f"tau_vs_{ranker_name(ref)}"] = [diffs[v][1], diffs[v][2]]
@@ -176,6 +179,8 @@ def main():
     if a.blend and f"proxy-{a.blend}" not in runs:
         sys.exit(f"error: --blend {a.blend}: no proxy-{a.blend}.json in {a.dir}")
     true = np.array([g["acc"] for g in gt.values()], float)
+    cost = [PROFILE.cost(g["arch"]) for g in gt.values()]
+    cap = ([c["macs"] for c in cost], [c["params"] for c in cost])
     diffs = paired_diff(runs, a.base, true, a.boot) if a.base in runs and a.boot else {}
     rows = []
     for v, preds in runs.items():
@@ -185,21 +190,23 @@ def main():
         rows.append({"variant": v, "gt_n": len(true), "seeds": list(ms),
                      "kendall_tau_per_seed": [ms[s]["kendall_tau"] for s in ms], **mean,
                      "tau_with_macs": float(np.mean(list(size[v].values()))),
+                     "beyond_capacity": float(np.mean([beyond_capacity(p, true, *cap) for p in preds.values()])),
                      "val_acc_largest": float(np.mean([x["val_acc_largest"] for x in h])) if h else None,
                      "val_acc_smallest": float(np.mean([x["val_acc_smallest"] for x in h])) if h else None,
                      "tau_minus_base": diffs.get(v)})
     rows.sort(key=lambda r: -r["kendall_tau"])
     print(f"GT: {a.gt} ({len(true)} codes); paired bootstrap vs '{a.base}' over codes, {a.boot} resamples\n")
     print("| variant | seeds | tau per seed | mean tau | mean |Pearson| | Spearman | top-10% | tau with MACs "
-          f"| val acc largest / smallest | tau - {a.base} [95%] |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"| beyond capacity | val acc largest / smallest | tau - {a.base} [95%] |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         acc = (f"{r['val_acc_largest']:.4f} / {r['val_acc_smallest']:.4f}" if r["val_acc_largest"] is not None else "")
         d = r["tau_minus_base"]
         ds = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else ""
         taus = " ".join(f"{t:+.3f}" for t in r["kendall_tau_per_seed"])
         print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
-              f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {acc} | {ds} |")
+              f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {r['beyond_capacity']:+.3f} "
+              f"| {acc} | {ds} |")
     goals(rows)
     if a.blend:
         print(f"\nrank average with proxy {a.blend}: mean tau at weight w on the supernet's rank\n")

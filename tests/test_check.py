@@ -214,3 +214,25 @@ def test_noise_figures_of_a_gt_with_seeds(tmp_path, fm_profile):
     text = _check(sub, "--gt", tmp_path / "gt.json", "--boot", "0").stdout
     assert f"GT reliability {rel:.3f}" in text and "disattenuated (vs the noise-free values): Kendall tau" in text
     assert f"a true tau difference of {g['resolvable_tau_difference']:.3f}" in text
+
+
+def test_the_check_says_what_a_submission_knows_beyond_capacity(tmp_path, fm_profile):
+    """A submission that is the codes' MACs scores 0 beyond capacity; the line is printed
+    and its JSON carries the partial Spearman of the library with an interval."""
+    from track1.metrics import beyond_capacity
+    n = 40
+    codes = _codes(fm_profile, n)
+    keys = [f"arch{i}" for i in range(n)]
+    macs = np.array([fm_profile.macs(c) for c in codes], float)
+    params = np.array([fm_profile.cost(c)["params"] for c in codes], float)
+    rng = np.random.default_rng(5)
+    hidden = rng.normal(0, 1, n)
+    true = np.log(macs) * 3 + hidden
+    gt = _write(tmp_path / "gt.json", keys, codes, true)
+    res = json.loads(_check(_write(tmp_path / "m.json", keys, codes, macs), "--gt", gt, "--json", "--boot", "100").stdout)
+    assert res["beyond_capacity"]["partial_spearman"] == 0.0
+    r = _check(_write(tmp_path / "h.json", keys, codes, hidden), "--gt", gt, "--boot", "200")
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("beyond capacity"))
+    want = beyond_capacity(hidden, true, macs, params)
+    assert f"{want:+.4f}" in line and want > 0.5

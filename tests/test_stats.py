@@ -138,6 +138,27 @@ def test_residual_icc_is_zero_for_pure_capacity_and_positive_beyond_it():
     assert lo < 0 < hi
 
 
+def test_beyond_capacity_is_zero_for_size_and_finds_knowledge_past_it():
+    """Simulated GT = capacity + a hidden term + noise: FLOPs and params (functions of
+    capacity) score exactly 0; a ranker that knows the hidden term scores high with an
+    interval above 0; a random ranker's interval holds 0; a ranker that knows capacity
+    only a little, plus the hidden term, still scores above 0 (size is removed from both)."""
+    from track1.metrics import beyond_capacity, beyond_capacity_interval
+    rng = np.random.default_rng(4)
+    n = 120
+    macs = rng.lognormal(15, 0.3, n)
+    params = macs ** 0.8 * rng.lognormal(0, 0.1, n)
+    hidden = rng.normal(0, 1, n)
+    true = np.log(macs) / 0.3 + hidden + 0.5 * rng.normal(0, 1, n)
+    assert beyond_capacity(macs, true, macs, params) == 0.0
+    assert beyond_capacity(-params, true, macs, params) == 0.0
+    lo, hi = beyond_capacity_interval(hidden, true, macs, params, n_boot=400)
+    assert beyond_capacity(hidden, true, macs, params) > 0.6 and lo > 0.4
+    lo, hi = beyond_capacity_interval(rng.normal(0, 1, n), true, macs, params, n_boot=400)
+    assert lo < 0 < hi
+    assert beyond_capacity(0.2 * np.log(macs) + hidden, true, macs, params) > 0.6
+
+
 def test_batch_metrics_equal_scipy_with_bootstrap_ties():
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=25), rng.normal(size=25)

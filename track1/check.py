@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from .candidates import CandidateError, read_official
-from .metrics import (PAIRED_KEYS, all_metrics, bootstrap_ci, disattenuate, disattenuate_tau,
-                      gt_reliability, icc, paired_bootstrap, resolvable_difference, tau_ceiling)
+from .metrics import (PAIRED_KEYS, all_metrics, beyond_capacity, beyond_capacity_interval, bootstrap_ci,
+                      disattenuate, disattenuate_tau, gt_reliability, icc, paired_bootstrap,
+                      resolvable_difference, tau_ceiling)
 from .space import CodeError
 
 # The resolvable difference assumes two rankers whose mistakes correlate this much (two
@@ -98,10 +99,12 @@ def _check_boot(boot, least: int):
         raise CandidateError(f"--boot must be at least {least} ({why}), got {boot}")
 
 
-def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False) -> CheckResult:
+def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False, cost=None) -> CheckResult:
     """The leaderboard figures of one submission against a GT, with bootstrap intervals, and,
     for a GT with per-seed values, its noise statistics (`gt_noise`, `noise_figures`). Every
-    code is validated against `space` (the official candidates' sub-space: fashion_mnist's)."""
+    code is validated against `space` (the official candidates' sub-space: fashion_mnist's).
+    With `cost` (code -> {"macs", "params"}): what the submission knows beyond capacity
+    (`beyond_capacity`, the partial Spearman given MACs and params, with its interval)."""
     _check_boot(boot, 0)
     pred, true, keys = _load_pair(sub_path, gt_path, subset, space, "submission")
     with _quiet():
@@ -113,6 +116,12 @@ def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False
             res["gt_noise"] = {**noise, **noise_figures(noise, len(keys), res["kendall_tau"], res["pearson_abs"])}
         if boot:
             res["ci"] = bootstrap_ci(pred, true, n_boot=boot)
+        if cost is not None:
+            gt = read_official(gt_path, space, need_acc=True, what="GT file")
+            c = [cost(gt[k]["arch"]) for k in keys]
+            macs, params = [x["macs"] for x in c], [x["params"] for x in c]
+            res["beyond_capacity"] = {"partial_spearman": beyond_capacity(pred, true, macs, params),
+                                      "ci": beyond_capacity_interval(pred, true, macs, params, boot) if boot else None}
     return res
 
 
@@ -202,6 +211,11 @@ def format_check(res: dict) -> str:
              f"Spearman            {fmt('spearman')}",
              f"top-5% precision    {fmt('top5pct')}",
              f"top-10% precision   {fmt('top10pct')}"]
+    if "beyond_capacity" in res:
+        b = res["beyond_capacity"]
+        ci = f"  [{b['ci'][0]:+.4f}, {b['ci'][1]:+.4f}]" if b["ci"] else ""
+        lines.append(f"beyond capacity     {b['partial_spearman']:+.4f}{ci}  (partial Spearman given MACs and "
+                     f"params: FLOPs itself scores 0)")
     if "gt_noise" in res:
         lines += _format_noise(res["gt_noise"])
     return "\n".join(lines)

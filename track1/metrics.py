@@ -194,6 +194,39 @@ def residual_icc_interval(matrix, macs, params, n_boot: int = 2000, seed: int = 
     return _percentile_interval(_residual_icc_stack(m[idx], x[idx]), level)
 
 
+def _partial_rank_stack(pred, true, macs, params):
+    """Partial Spearman of stacks (B, n): the ranks of pred and of true, each minus its least
+    squares fit on [1, rank(MACs), rank(params)], correlated. 0 where a residual is constant
+    (a ranker that is a function of capacity alone knows nothing beyond it)."""
+    from scipy.stats import rankdata
+    r = [rankdata(v, axis=-1) for v in (pred, true, macs, params)]
+    x = np.stack([np.ones_like(r[2]), r[2], r[3]], -1)
+    fit = lambda y: y - (x @ (np.linalg.pinv(x) @ y[..., None]))[..., 0]     # noqa: E731
+    a, b = fit(r[0]), fit(r[1])
+    a, b = a - a.mean(-1, keepdims=True), b - b.mean(-1, keepdims=True)
+    den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+    scale = np.sqrt((r[0] ** 2).sum(-1) * (r[1] ** 2).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 1e-9 * scale, (a * b).sum(-1) / den, 0.0)
+
+
+def beyond_capacity(pred, true, macs, params) -> float:
+    """What a ranker knows beyond size: the partial Spearman correlation of its scores with
+    the GT given the ranks of MACs and params (both rankings' parts that capacity predicts,
+    by least squares, removed). FLOPs and params themselves score 0; a ranker above 0 with
+    an interval above 0 orders codes of alike capacity better than chance."""
+    stack = [np.asarray(v, float)[None] for v in (pred, true, macs, params)]
+    return float(_partial_rank_stack(*stack)[0])
+
+
+def beyond_capacity_interval(pred, true, macs, params, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
+    """Percentile bootstrap interval of `beyond_capacity` over codes (the fit redone on each
+    resample)."""
+    v = [np.asarray(x, float) for x in (pred, true, macs, params)]
+    idx = np.random.default_rng(seed).integers(0, len(v[0]), (n_boot, len(v[0])))
+    return _percentile_interval(_partial_rank_stack(*(x[idx] for x in v)), level)
+
+
 def gt_reliability(icc_value: float, seeds_per_code) -> float:
     """Reliability R of a GT whose values are means of k runs (one k, or one per code) of
     per-run ICC `icc_value`: the share of the GT's variance that is true between-code

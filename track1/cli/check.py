@@ -7,7 +7,8 @@ The first form prints n, board A |Pearson|, board B Kendall tau, Spearman and to
 precision with 95% bootstrap intervals, and, for a GT built by tools/gt.py (per-seed
 values), what its noise allows: the tau a perfect ranker reaches against it, its
 reliability, the submission's tau and |Pearson| against the noise-free values
-(disattenuated), and the smallest true tau difference it resolves between two rankers.
+(disattenuated), and the smallest true tau difference it resolves between two rankers;
+and what the submission knows beyond capacity (partial Spearman given MACs and params).
 `compare` bootstraps the GT's codes once for both submissions and prints the differences
 A - B in Kendall tau, |Pearson| and Spearman with 95% intervals and a verdict each ("A > B",
 "B > A", "not resolved"). Keys missing on either side, codes that differ or are not in the
@@ -32,13 +33,14 @@ def _common_args(p, boot, boot_help):
 
 
 def _resolve(args):
-    """The space codes are validated against, and the GT file (default: the config's train.gt)."""
+    """The profile (its space validates every code; its cost gives MACs and params), and the
+    GT file (default: the config's train.gt)."""
     from pathlib import Path
     from track1.config import REPO, load_config
     from track1.profile import Profile
     cfg = load_config(args.config, args.overrides)
     gt = Path(args.gt or cfg.train.gt or "")
-    return Profile.from_section(cfg.profile).space, gt if gt.is_absolute() or args.gt else REPO / gt
+    return Profile.from_section(cfg.profile), gt if gt.is_absolute() or args.gt else REPO / gt
 
 
 def main():
@@ -50,8 +52,8 @@ def main():
         p.add_argument("a")
         p.add_argument("b")
         args = p.parse_args(sys.argv[2:])
-        space, gt = _resolve(args)
-        res = check.compare_files(args.a, args.b, gt, space, boot=args.boot, subset=args.subset)
+        profile, gt = _resolve(args)
+        res = check.compare_files(args.a, args.b, gt, profile.space, boot=args.boot, subset=args.subset)
         print(json.dumps(res) if args.json else check.format_compare(res))
         return
     p = _common_args(argparse.ArgumentParser(description=__doc__,
@@ -60,8 +62,9 @@ def main():
     p.add_argument("submission")
     p.add_argument("--plot", default=None, help="PNG: predicted vs true (scatter) and rank vs rank")
     args = p.parse_args()
-    space, gt = _resolve(args)
-    res = check.check_files(args.submission, gt, space, boot=args.boot, subset=args.subset)
+    profile, gt = _resolve(args)
+    res = check.check_files(args.submission, gt, profile.space, boot=args.boot, subset=args.subset,
+                            cost=profile.cost)
     print(json.dumps(res) if args.json else check.format_check(res), flush=True)
     if args.plot:                # after the figures: a bad path costs the plot only
         res.plot(args.plot)
