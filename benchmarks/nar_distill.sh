@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUB=${1:-submit/main.json}
 K=${2:-3000}
-GT=${3:-benchmarks/gt/fashion_mnist/gt.json}
+GT=${3:-$(python tools/gt.py path)}   # default: the config's train.gt
 O=${OUT:-output/nar_distill}
 mkdir -p $O
 python - "$SUB" "$K" "$GT" "$O/labels.json" <<'PY'

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUB=${1:-submit/main.json}
-GT=${2:-benchmarks/gt/fashion_mnist/gt.json}
+GT=${2:-$(python tools/gt.py path)}   # default: the config's train.gt
 bash benchmarks/proxies_vs_gt.sh "$GT" > /dev/null
 cmp=(supernet=$SUB)
 for p in $(python tools/proxies.py --list | awk '{print $1}'); do cmp+=("$p=output/proxies_vs_gt/$p.json"); done

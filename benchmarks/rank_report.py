@@ -2,7 +2,7 @@
 `benchmarks/rank_strategies.sh` checked against the GT of the moment.
 
     python benchmarks/rank_report.py [--gt GT] [--dir benchmarks/results/rank] [--boot 2000] [--out R.jsonl]
-                                     [--blend PROXY]
+                                     [--blend PROXY] [--ranking ranking.json]
 
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
 its seeds (per-seed taus shown), the Kendall tau of its scores with MACs over all the kept
@@ -41,7 +41,6 @@ from track1.check import join  # noqa: E402
 from track1.config import load_config  # noqa: E402
 from track1.metrics import all_metrics, beyond_capacity, kendall  # noqa: E402
 from track1.profile import Profile  # noqa: E402
-from track1.space import body  # noqa: E402
 
 PROFILE = Profile.from_section(load_config(None).profile)          # the candidates' (fashion_mnist's)
 SPACE = PROFILE.space
@@ -49,7 +48,7 @@ SPACE = PROFILE.space
 NAME = re.compile(r"^(?P<variant>.+?)(?:-s(?P<seed>\d+))?$")
 
 
-def load_runs(folder: Path, gt: dict, macs: dict):
+def load_runs(folder: Path, gt: dict):
     """{variant: {seed: pred array}} in GT key order, the variants' training histories, and
     {variant: {seed: tau(scores, MACs)}} over every code a score file holds."""
     runs, hist, size = defaultdict(dict), {}, defaultdict(dict)
@@ -60,7 +59,7 @@ def load_runs(folder: Path, gt: dict, macs: dict):
         variant, seed = m["variant"], int(m["seed"] or 0)
         sub = read_official(f, need_acc=True, what=f"score file {f.name}")
         runs[variant][seed], _, _ = join(sub, gt, SPACE, subset=True)
-        size[variant][seed] = kendall([e["acc"] for e in sub.values()], [macs[body(e["arch"])] for e in sub.values()])
+        size[variant][seed] = kendall([e["acc"] for e in sub.values()], [PROFILE.macs(e["arch"]) for e in sub.values()])
         h = folder / f"{f.stem}.history.json"
         if h.exists():
             hist[(variant, seed)] = json.loads(h.read_text())[-1]
@@ -158,10 +157,8 @@ def goals(rows: list) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gt", default=str(ROOT / "benchmarks/gt/fashion_mnist/gt.json"))
+    ap.add_argument("--gt", default=str(ROOT / load_config(None).train.gt), help="default: the config's train.gt")
     ap.add_argument("--dir", default=str(ROOT / "benchmarks/results/rank"))
-    ap.add_argument("--selection", default=str(ROOT / "benchmarks/gt/fashion_mnist/selection.json"),
-                    help="the GT selection (its codes' MACs)")
     ap.add_argument("--base", default="sandwich", help="the variant the others are compared with")
     ap.add_argument("--boot", type=int, default=2000)
     ap.add_argument("--out", help="also write one JSON line per variant here")
@@ -170,8 +167,7 @@ def main():
     a = ap.parse_args()
     try:
         gt = read_official(a.gt, need_acc=True, what="GT file")
-        macs = {body(e["arch"]): e["macs"] for e in json.loads(Path(a.selection).read_text())["codes"].values()}
-        runs, hist, size = load_runs(Path(a.dir), gt, macs)
+        runs, hist, size = load_runs(Path(a.dir), gt)
     except CandidateError as e:
         sys.exit(f"error: {e}")
     if not runs:

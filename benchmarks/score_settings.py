@@ -2,7 +2,7 @@
 score metric, on one trained supernet.
 
     python benchmarks/score_settings.py --checkpoint output/main [--images 64 128 256 512 1024]
-        [--bn batch recal running] [--sample 200] [--gt benchmarks/gt/fashion_mnist/gt.json]
+        [--bn batch recal running] [--sample 200] [--gt GT (default: the config's train.gt)]
 
 Two views, because the GT is small and noisy:
 - vs GT: Kendall tau / |Pearson| of the supernet's scores against the GT benchmark's codes;
@@ -26,7 +26,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--checkpoint", default="output/main")
     p.add_argument("--candidates", default=os.environ.get("TRACK1_CANDIDATES"))
-    p.add_argument("--gt", default="benchmarks/gt/fashion_mnist/gt.json")
+    p.add_argument("--gt", default=None, help="default: the config's train.gt")
     p.add_argument("--images", type=int, nargs="+", default=[64, 128, 256, 512, 1024])
     p.add_argument("--bn", nargs="+", default=["batch", "recal", "running"])
     p.add_argument("--metrics", nargs="+", default=["acc", "neg_loss", "prob"])
@@ -49,7 +49,8 @@ def main():
     cfg = scoring_config(trained, args.config, args.overrides)
     prof = trained.profile
     space = prof.space
-    gt = read_official(args.gt, space, need_acc=True)
+    from track1.config import REPO, load_config
+    gt = read_official(args.gt or REPO / load_config(None).train.gt, space, need_acc=True)
     gt_codes = [space.canonical(e["arch"]) for e in gt.values()]
     gt_acc = np.array([e["acc"] for e in gt.values()])
     path = resolve_path(args.candidates, cfg)

@@ -26,11 +26,9 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     keys = [f"arch{i}" for i in range(n)]
     rng = np.random.default_rng(1)
     true = rng.random(n)
-    macs = rng.permutation(n) * 1000
+    macs = np.array([fm_profile.macs(c) for c in codes], float)       # the profile's, as the report's
     gt = tmp_path / "gt.json"
     _official(gt, keys, codes, true)
-    sel = tmp_path / "selection.json"
-    sel.write_text(json.dumps({"codes": {k: {"arch": c, "macs": int(m)} for k, c, m in zip(keys, codes, macs)}}))
     runs = tmp_path / "rank"
     runs.mkdir()
     preds = {("good", 0): true + 0.2 * rng.random(n), ("good", 1): true + 0.5 * rng.random(n),
@@ -41,7 +39,7 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     _official(runs / "proxy-flops.json", keys, codes, macs)
     (runs / "good-s0.history.json").write_text(json.dumps([{"val_acc_largest": 0.8, "val_acc_smallest": 0.6}]))
     out = tmp_path / "r.jsonl"
-    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--base", "spos", "--boot", "200", "--out", out)
+    r = _report("--gt", gt, "--dir", runs, "--base", "spos", "--boot", "200", "--out", out)
     assert r.returncode == 0, r.stderr
     rows = {row["variant"]: row for row in map(json.loads, out.read_text().splitlines())}
     assert set(rows) == {"good", "spos", "proxy-flops"}
@@ -64,7 +62,7 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     assert f"{vs_spos:+.3f} vs spos" in r.stdout and f"{vs_proxy:+.3f} vs the best proxy proxy-flops" in r.stdout
 
     # blending: w * rank(variant) + (1 - w) * rank(proxy); weight 0 is the proxy alone, 1 the variant alone
-    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "0", "--blend", "flops")
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--blend", "flops")
     assert r.returncode == 0, r.stderr
     row = next(line for line in r.stdout.splitlines()[::-1] if line.startswith("| good |"))
     taus = [float(x) for x in row.strip("| ").split(" | ")[1:]]
@@ -72,7 +70,7 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
                      for s in (0, 1)]) for w in (0, 0.25, 0.5, 0.75, 1)]
     assert np.allclose(taus, want, atol=6e-4)
     assert np.isclose(want[0], rows["proxy-flops"]["kendall_tau"]) and np.isclose(want[-1], rows["good"]["kendall_tau"])
-    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "0", "--blend", "zen")
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--blend", "zen")
     assert r.returncode != 0 and "no proxy-zen.json" in r.stderr
 
 
@@ -93,9 +91,8 @@ def test_the_ranking_summary_names_flops_and_holds_paired_intervals_and_self_con
     keys = [f"arch{i}" for i in range(n)]
     rng = np.random.default_rng(2)
     true = rng.random(n)
-    gt, sel, runs = tmp_path / "gt.json", tmp_path / "selection.json", tmp_path / "rank"
+    gt, runs = tmp_path / "gt.json", tmp_path / "rank"
     _official(gt, keys, codes, true)
-    sel.write_text(json.dumps({"codes": {k: {"arch": c, "macs": i} for i, (k, c) in enumerate(zip(keys, codes))}}))
     (runs / "sample").mkdir(parents=True)
     preds = {("good", 0): true + 0.1 * rng.random(n), ("good", 1): true + 0.1 * rng.random(n),
              ("spos", 0): rng.random(n), ("spos", 1): rng.random(n)}
@@ -107,7 +104,7 @@ def test_the_ranking_summary_names_flops_and_holds_paired_intervals_and_self_con
     (runs / "sample" / "good-s0.json").write_text(json.dumps(sample))
     (runs / "sample" / "good-s1.json").write_text(json.dumps(dict(reversed(list(noisy.items())))))
     out = tmp_path / "ranking.json"
-    r = _report("--gt", gt, "--selection", sel, "--dir", runs, "--boot", "300", "--ranking", out)
+    r = _report("--gt", gt, "--dir", runs, "--boot", "300", "--ranking", out)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["gt"] == str(gt) and set(res["rankers"]) == {"good", "spos", "flops"}

@@ -4,6 +4,7 @@
     python tools/gt.py export  DIR/selection.json --which repeat --out DIR/codes_repeat.json
     python tools/gt.py summary RUNS.jsonl [--seeds 0 1] [--boot 2000] [--json] [--budget-hours H]
     python tools/gt.py to-gt   RUNS.jsonl --out DIR/gt.json [--metric acc]
+    python tools/gt.py path    (the default GT file: the config's train.gt, for scripts)
 
 `summary` prints, for every test metric the runs recorded (acc, test_loss and their _flip,
 _avg, _avg_flip variants): the single-seed ICC with a bootstrap interval, seed-to-seed
@@ -47,13 +48,22 @@ def main():
     g.add_argument("--out", required=True)
     g.add_argument("--metric", default="acc", choices=METRICS,
                    help="the GT's value (a loss is stored negated: higher is better to every reader)")
+    add_config_args(sub.add_parser("path", help="print the default GT file (the config's train.gt)"))
     e = sub.add_parser("export", help="selection -> official-format code file (all, repeat or single codes)")
     e.add_argument("selection")
     e.add_argument("--which", choices=["all", "repeat", "single"], default="all")
     e.add_argument("--out", required=True)
     args = p.parse_args()
 
-    if args.cmd == "export":
+    if args.cmd == "path":
+        from track1.config import REPO, load_config
+        from pathlib import Path
+        gt = load_config(args.config, args.overrides).train.gt
+        if not gt:
+            from track1.errors import InputError
+            raise InputError("config key 'train.gt': not set, so there is no default GT")
+        print(Path(gt) if Path(gt).is_absolute() else REPO / gt)
+    elif args.cmd == "export":
         from track1.gt.select import export_selection
         print(export_selection(args.selection, args.which, args.out))
     elif args.cmd == "select":
