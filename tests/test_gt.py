@@ -383,3 +383,18 @@ def test_export_order_spreads_over_macs(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "export", str(tmp_path / "none.json"),
                         "--out", str(tmp_path / "x.json")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.json" in r.stderr
+
+
+def test_gt_path_is_the_configs_train_gt_and_none_is_one_line():
+    """Every benchmark script takes its default GT from `tools/gt.py path`: the config's
+    train.gt, resolved against the checkout."""
+    from track1.config import REPO
+    gt = os.path.join(REPO, "tools", "gt.py")
+    r = subprocess.run([sys.executable, gt, "path"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == str(REPO / load_config(None).train.gt)
+    r = subprocess.run([sys.executable, gt, "path", "--set", "train.gt=/elsewhere/gt.json"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.stdout.strip() == "/elsewhere/gt.json"
+    r = subprocess.run([sys.executable, gt, "path", "--set", "train.gt=null"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "train.gt" in r.stderr
