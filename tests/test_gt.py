@@ -270,6 +270,28 @@ def test_power_at_budget_trades_codes_for_reliability():
     assert power_at_budget(cheap, 10.0)["acc"]["resolvable"] < p["acc"]["resolvable"]
     with pytest.raises(ValueError, match="no wall time"):
         power_at_budget({**dear, "wall_s_mean": None}, 10.0)
+    assert power_at_budget({**dear, "wall_s_mean": None}, 10.0, run_seconds=180.0) == power_at_budget(cheap, 10.0)
+    with pytest.raises(ValueError, match="--run-seconds must be positive"):
+        power_at_budget(dear, 10.0, run_seconds=0)
+
+
+def test_summary_of_only_the_codes_of_a_file(tmp_path, fm_profile):
+    """--codes: two protocols' files compared on the same codes; a file sharing no code with
+    the runs is one clear error."""
+    from track1.gt.summary import summary_file
+    codes = fm_profile.space.sample_codes(8, seed=2)
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text("".join(json.dumps({"arch": c, "seed": s, "acc": 0.8 + 0.01 * i + 0.001 * s, "test_loss": 0.3, "macs": 10 + i,
+                                        "params": 5 + i, "wall_s": 1.0}) + "\n"
+                            for i, c in enumerate(codes) for s in (0, 1)))
+    keep = tmp_path / "keep.json"
+    keep.write_text(json.dumps({f"arch{i}": {"arch": c} for i, c in enumerate(codes[:5])}))
+    s = summary_file(runs, n_boot=20, codes=keep)
+    assert s["n_runs"] == 10 and s["acc"]["n_codes"] == 5 and s["codes_file"] == str(keep)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"arch1": {"arch": fm_profile.space.sample_codes(1, seed=99)[0]}}))
+    with pytest.raises(ValueError, match="holds no run of the codes"):
+        summary_file(runs, n_boot=20, codes=other)
 
 
 def test_tau_ceiling_matches_simulation():

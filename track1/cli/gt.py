@@ -2,7 +2,7 @@
 
     python tools/gt.py select  --candidates FILE --n 100 --repeats 20 --out DIR/selection.json
     python tools/gt.py export  DIR/selection.json --which repeat --out DIR/codes_repeat.json
-    python tools/gt.py summary RUNS.jsonl [--seeds 0 1] [--boot 2000] [--json] [--budget-hours H]
+    python tools/gt.py summary RUNS.jsonl [--seeds 0 1] [--boot 2000] [--json] [--budget-hours H] [--codes FILE]
     python tools/gt.py to-gt   RUNS.jsonl --out DIR/gt.json [--metric acc]
     python tools/gt.py path    (the default GT file: the config's train.gt, for scripts)
 
@@ -41,6 +41,9 @@ def main():
     m.add_argument("--seeds", nargs=2, type=int, default=[0, 1])
     m.add_argument("--boot", type=int, default=2000, help="bootstrap resamples of the ICC intervals")
     m.add_argument("--json", action="store_true")
+    m.add_argument("--run-seconds", type=float, default=None,
+                   help="the cost per run for --budget-hours (default: the runs' mean wall time)")
+    m.add_argument("--codes", default=None, help="only the runs of the codes in this official-format file")
     m.add_argument("--budget-hours", type=float, default=None,
                    help="also: what a GT built with this many one-core hours of such runs resolves")
     g = add_config_args(sub.add_parser("to-gt", help="results -> official-format GT (mean over seeds) + manifest.json"))
@@ -75,7 +78,8 @@ def main():
                               args.seed))
     elif args.cmd == "summary":
         from track1.gt.summary import format_summary, summary_file
-        s = summary_file(args.runs, args.seeds, args.boot, warn=_warn, budget_hours=args.budget_hours)
+        s = summary_file(args.runs, args.seeds, args.boot, warn=_warn, budget_hours=args.budget_hours,
+                         codes=args.codes, run_seconds=args.run_seconds)
         print(json.dumps(s, indent=1) if args.json else format_summary(s))
     else:
         from track1.config import load_config

@@ -205,17 +205,22 @@ def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
 POWER_REPEATED, POWER_TAU = 0.4, 0.5
 
 
-def power_at_budget(s: dict, core_hours: float) -> dict:
+def power_at_budget(s: dict, core_hours: float, run_seconds: float | None = None) -> dict:
     """{metric: {"n_codes", "reliability", "resolvable"}}: the codes `core_hours` of one-core
     runs at this protocol's mean cost afford (a share POWER_REPEATED of them run twice), the
     reliability of their GT values, and the smallest true tau difference between two rankers
     that GT resolves at 2 SE. A dearer protocol buys fewer codes; this says whether its
-    reliability pays for them."""
-    if not s.get("wall_s_mean"):
-        raise CandidateError("--budget-hours: the runs record no wall time (wall_s), so their cost is unknown")
+    reliability pays for them. `run_seconds`: the cost per run measured elsewhere (the
+    recorded wall times of runs made under different loads do not compare)."""
+    if run_seconds is not None and run_seconds <= 0:
+        raise CandidateError(f"--run-seconds must be positive, got {run_seconds:g}")
+    cost = run_seconds if run_seconds is not None else s.get("wall_s_mean")
+    if not cost:
+        raise CandidateError("--budget-hours: the runs record no wall time (wall_s) and no --run-seconds was "
+                             "given, so their cost is unknown")
     if core_hours <= 0:
         raise CandidateError(f"--budget-hours must be positive, got {core_hours}")
-    n = int(core_hours * 3600 / (s["wall_s_mean"] * (1 + POWER_REPEATED)))
+    n = int(core_hours * 3600 / (cost * (1 + POWER_REPEATED)))
     out = {}
     for metric in s["metrics"]:
         m = s[metric]
@@ -228,13 +233,27 @@ def power_at_budget(s: dict, core_hours: float) -> dict:
     return out
 
 
-def summary_file(path, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None, budget_hours=None) -> dict:
-    """`summarize` of a results file (`load_runs`), with `power_at_budget` if a budget is given."""
+def summary_file(path, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None, budget_hours=None,
+                 codes=None, run_seconds=None) -> dict:
+    """`summarize` of a results file (`load_runs`), with `power_at_budget` if a budget is
+    given; `codes` (an official-format file): only the runs of its codes, so that two
+    protocols' files are compared on the same codes (paired)."""
     if n_boot < 1:
         raise CandidateError(f"--boot must be at least 1 (the ICCs' intervals), got {n_boot}")
-    s = summarize(load_runs(path, warn), tuple(seeds), n_boot)
+    runs = load_runs(path, warn)
+    if codes is not None:
+        from ..candidates import read_official
+        from ..space import body
+        wanted = {body(e["arch"]) for e in read_official(codes, what="--codes file").values()}
+        runs = [r for r in runs if body(r["arch"]) in wanted]
+        if not runs:
+            raise CandidateError(f"'{path}' holds no run of the codes in --codes file '{codes}'")
+    s = summarize(runs, tuple(seeds), n_boot)
+    if codes is not None:
+        s["codes_file"] = str(codes)
     if budget_hours is not None:
-        s["power"] = {"core_hours": budget_hours, "metrics": power_at_budget(s, budget_hours)}
+        s["power"] = {"core_hours": budget_hours, "run_seconds": run_seconds or s["wall_s_mean"],
+                      "metrics": power_at_budget(s, budget_hours, run_seconds)}
     return s
 
 
@@ -244,7 +263,8 @@ def _ci(ci) -> str:
 
 def format_summary(s: dict) -> str:
     cost = f"{s['wall_s_mean']:.0f} s" if s.get("wall_s_mean") is not None else "not recorded"
-    lines = [f"runs: {s['n_runs']}, mean wall time per run: {cost}"
+    lines = [f"runs: {s['n_runs']}" + (f" (the codes of {s['codes_file']})" if "codes_file" in s else "")
+             + f", mean wall time per run: {cost}"
              + (f", {s['n_diverged']} diverged (left out)" if s.get("n_diverged") else "")]
     seeds = s.get("seeds", [0, 1])
     flat = []
@@ -278,7 +298,8 @@ def format_summary(s: dict) -> str:
                      f"{100 * d['mean']:.2f}% of the test images ({d['n_codes']} codes)")
     if "power" in s:
         pw = s["power"]
-        lines.append(f"at {pw['core_hours']:g} core-hours of runs like these ({100 * POWER_REPEATED:.0f}% of the codes "
+        lines.append(f"at {pw['core_hours']:g} core-hours of runs like these ({pw['run_seconds']:.0f} s each; "
+                     f"{100 * POWER_REPEATED:.0f}% of the codes "
                      f"run twice; two rankers near tau {POWER_TAU}, errors correlated 0.5):")
         for metric, p in pw["metrics"].items():
             lines.append(f"  {metric}: {p['n_codes']} codes, GT reliability {p['reliability']:.3f}, resolves a true "
