@@ -145,7 +145,7 @@ def test_engine_auto_is_static_on_the_cpu_and_batched_on_a_gpu(monkeypatch):
     with pytest.raises(ScoreError, match="the dygraph engine runs in float32 only"):
         plan_engine(_score("score.amp=true", "score.engine=dygraph"), "gpu", 2)
     assert plan_engine(_score("score.engine=static"), "auto", 2).device == "cpu"    # static: the CPU's
-    with pytest.raises(ScoreError, match="static runs on the CPU only"):
+    with pytest.raises(devices.DeviceError, match="score.engine static runs on the CPU only"):
         plan_engine(_score("score.engine=static"), "gpu", 2)
 
 

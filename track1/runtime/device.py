@@ -30,3 +30,19 @@ def use(device: str) -> str:
     kind = resolve(device)
     paddle.set_device("gpu" if kind == "gpu" else "cpu")
     return kind
+
+
+def pick_runtime(choice: str, device: str, on_gpu: str, key: str) -> tuple:
+    """(runtime, device kind) for a setting that is `auto`, `static` or a device runtime
+    (`key`: the config key, for the message): auto takes `on_gpu` on a GPU and the static
+    oneDNN program on the CPU; static runs on the CPU only (refused with device gpu). The
+    one rule for stand-alone training (standalone.backend) and scoring (score.engine)."""
+    kind = resolve(device)
+    if choice == "auto":
+        choice = on_gpu if kind == "gpu" else "static"
+    if choice == "static":
+        if device == "gpu":
+            raise DeviceError(f"{key} static runs on the CPU only (oneDNN programs); with device gpu "
+                              f"use {key}=auto or {on_gpu}")
+        kind = "cpu"
+    return choice, kind

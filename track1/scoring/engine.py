@@ -32,15 +32,8 @@ class EnginePlan:
 def plan_engine(score, device: str, jobs: int) -> EnginePlan:
     """The scorer, device, AMP dtype and worker count for the `score` section and `device`
     setting; ScoreError (one line) for a combination that cannot run."""
-    kind = devices.resolve(device)
-    engine = score["engine"]
-    if engine == "auto":
-        engine = "batched" if kind == "gpu" else "static"
+    engine, kind = devices.pick_runtime(score["engine"], device, "batched", "score.engine")
     if engine == "static":
-        if device == "gpu":
-            raise ScoreError("score.engine=static runs on the CPU only (oneDNN programs); with device gpu "
-                             "use score.engine=auto or batched")
-        kind = "cpu"
         if score["bn"] == "recal" and score["recal_chunk"]:
             raise ScoreError("score.recal_chunk: the static engine re-estimates BN on all recal_images at once; "
                              "set score.recal_chunk=0 or use score.engine=batched")

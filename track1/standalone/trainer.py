@@ -138,18 +138,9 @@ def _initialised_on_cpu(make_net):
 
 def resolve_backend(backend: str, device: str) -> tuple:
     """(backend, device kind) of a stand-alone run for `standalone.backend` and the config's
-    `device`: auto trains with dygraph on a GPU, the static program on the CPU; the static
-    program runs on the CPU only (refused with device gpu)."""
-    from ..runtime.device import DeviceError, resolve
-    kind = resolve(device)
-    if backend == "auto":
-        backend = "dygraph" if kind == "gpu" else "static"
-    if backend == "static":
-        if device == "gpu":
-            raise DeviceError("standalone.backend static runs on the CPU only (oneDNN programs); with device gpu "
-                            "use standalone.backend=auto or dygraph")
-        kind = "cpu"
-    return backend, kind
+    `device` (`runtime.device.pick_runtime`: auto = dygraph on a GPU, static on the CPU)."""
+    from ..runtime.device import pick_runtime
+    return pick_runtime(backend, device, "dygraph", "standalone.backend")
 
 
 def test_set_metrics(model, test, st, suffix: str, predictions: bool) -> dict:
