@@ -53,6 +53,15 @@ def test_lr_schedule():
     assert lr_at(50, 100, 0, 0.1, "constant") == 0.1
 
 
+def test_step_budget_is_full_batches_rounded_and_refuses_a_batch_above_the_images():
+    from track1.runtime.optim import step_budget
+    from track1.train.loop import TrainError
+    assert step_budget(55000, 128, 2.73, 0.25, "standalone") == (429, 1171, 107)
+    assert step_budget(100, 128 // 2, 0.01, 0.0, "train") == (1, 1, 0)        # at least one step
+    with pytest.raises(TrainError, match="train.batch_size 256 exceeds the 100 training images"):
+        step_budget(100, 256, 1, 0, "train", TrainError)
+
+
 def test_static_and_dygraph_losses_match_step_by_step(tiny):
     cfg, splits = tiny
     prof_make = lambda: (paddle.seed(3), StandaloneNet(Profile.from_section(cfg.profile), CODE, True))[1]  # noqa: E731

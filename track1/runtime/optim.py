@@ -7,6 +7,17 @@ import math
 import paddle
 
 
+def step_budget(n_images: int, batch_size: int, epochs: float, warmup_epochs: float, section: str,
+                error=ValueError) -> tuple:
+    """(steps per epoch, total steps, warm-up steps) of a run of `epochs` over `n_images` in
+    full batches: the one arithmetic of supernet and stand-alone training. `error` (with
+    the config `section` in its message) when a batch exceeds the images."""
+    per_epoch = n_images // batch_size
+    if per_epoch == 0:
+        raise error(f"{section}.batch_size {batch_size} exceeds the {n_images} training images")
+    return per_epoch, max(1, round(epochs * per_epoch)), round(warmup_epochs * per_epoch)
+
+
 def lr_at(step: int, total: int, warmup: int, base: float, schedule: str = "cosine") -> float:
     """Linear warmup over `warmup` steps, then cosine to zero or constant."""
     if warmup and step < warmup:

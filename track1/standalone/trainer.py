@@ -9,7 +9,7 @@ import paddle
 from ..data import fixed_subset
 from ..models.standalone import StandaloneNet
 from ..runtime.inference import DygraphInference, StaticInference, evaluate
-from ..runtime.optim import lr_at
+from ..runtime.optim import lr_at, step_budget
 from ..train.engines import DygraphEngine, PlainTask, StaticEngine
 from ..train.strategies import StepPlan
 from .predictions import encode_labels, flip_average
@@ -36,11 +36,7 @@ def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: st
     train = fixed_subset(splits["train"], st["train_images"], data["split_seed"])
     test = splits["test"]
     bs = st["batch_size"]
-    steps_per_epoch = len(train) // bs
-    if steps_per_epoch == 0:
-        raise ValueError(f"standalone.batch_size {bs} exceeds the {len(train)} training images")
-    total = max(1, round(st["epochs"] * steps_per_epoch))
-    warmup = round(st["warmup_epochs"] * steps_per_epoch)
+    steps_per_epoch, total, warmup = step_budget(len(train), bs, st["epochs"], st["warmup_epochs"], "standalone")
     if max_steps is not None:
         total = min(total, max_steps)
 

@@ -26,7 +26,7 @@ from ..identity import identity_hash
 from ..io_utils import FileLock
 from ..models.supernet import SuperNet
 from ..runtime import checkpoint
-from ..runtime.optim import lr_at
+from ..runtime.optim import lr_at, step_budget
 from ..runtime.static import weights_only
 from ..version import code_version
 from .engines import DygraphEngine, StaticEngine, SupernetTask
@@ -114,11 +114,8 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None) -> Run:
     splits = load_splits(cfg["data"], profile)
     train_split = fixed_subset(splits["train"], t["train_images"], cfg["data"]["split_seed"])
     bs = t["batch_size"]
-    steps_per_epoch = len(train_split) // bs
-    if steps_per_epoch == 0:
-        raise TrainError(f"train.batch_size {bs} exceeds the {len(train_split)} training images")
-    total = max(1, round(t["epochs"] * steps_per_epoch))
-    warmup = round(t["warmup_epochs"] * steps_per_epoch)
+    steps_per_epoch, total, warmup = step_budget(len(train_split), bs, t["epochs"], t["warmup_epochs"], "train",
+                                                 TrainError)
     # --max-steps only moves `stop`: a truncated run followed by --resume trains exactly as
     # one uninterrupted run.
     stop = total if max_steps is None else min(total, max_steps)
