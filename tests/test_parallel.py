@@ -29,6 +29,9 @@ HELPERS = textwrap.dedent("""
         while mp.active_children() and time.time() < t:
             time.sleep(0.1)
         return len(mp.active_children())
+    def pid(x):
+        time.sleep(0.02)
+        return os.getpid()
     def die(x):
         if x == 5:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -54,6 +57,24 @@ def test_imap_order_and_unordered_completeness(tmp_path, chunksize):
     assert r.returncode == 0, r.stderr
     ordered, unordered = r.stdout.splitlines()
     assert ordered == unordered == str([x * x for x in range(30)])
+
+
+def test_recycled_workers_take_every_task_and_are_fresh_each_round(tmp_path):
+    """The GT runner's pool: rounds of jobs x tasks_per_worker tasks, each in new processes.
+    (A ProcessPoolExecutor with max_tasks_per_child hangs here on CPython 3.11: gh-115634,
+    which stopped a GT build after 16 runs; the timeout turns a hang into a failure.)"""
+    r = _run(tmp_path, """
+        from track1.parallel import recycled_imap_unordered
+        pids = list(recycled_imap_unordered(2, h.init, (False,), h.pid, range(20), 3))
+        print(len(pids), len(set(pids)))
+        sq = sorted(recycled_imap_unordered(2, h.init, (False,), h.square, range(13), 2))
+        print(sq == [x * x for x in range(13)])
+    """, timeout=180)
+    assert r.returncode == 0, r.stderr
+    counts, complete = r.stdout.splitlines()
+    n, distinct = map(int, counts.split())
+    # 20 tasks in rounds of 6: four rounds, at most two processes each, none reused
+    assert n == 20 and 4 <= distinct <= 8 and complete == "True"
 
 
 def test_start_error_reaches_parent(tmp_path):

@@ -175,8 +175,11 @@ def _result(fut):
 
 
 @contextlib.contextmanager
-def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
-    """`maxtasksperchild` counts chunks (tasks as submitted), as in multiprocessing."""
+def worker_pool(jobs: int, initializer, initargs=()):
+    """A GuardedPool of `jobs` spawned workers, each run through `initializer(*initargs)`.
+    No max_tasks_per_child: in CPython 3.11-3.13 a ProcessPoolExecutor with it deadlocks
+    once its workers retire with tasks still queued (gh-115634; seen here: a GT build hung
+    after 16 runs); `recycled_imap_unordered` gives fresh workers instead."""
     if jobs < 1:
         raise WorkerStartError(f"need at least one worker process, got {jobs}")
     for k, v in MALLOC_ENV.items():
@@ -185,8 +188,7 @@ def worker_pool(jobs: int, initializer, initargs=(), maxtasksperchild=None):
     old_parent = os.environ.get(PARENT_ENV)
     os.environ[PARENT_ENV] = str(os.getpid())
     ex = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_guarded_init,
-                                initargs=(os.getpid(), initializer, initargs),
-                                max_tasks_per_child=maxtasksperchild)
+                                initargs=(os.getpid(), initializer, initargs))
     # A plain `kill` (SIGTERM) would end this process without unwinding, leaving the workers
     # computing for nobody: turn it into an exception so the workers are killed below.
     old = None
@@ -223,3 +225,15 @@ def _kill_new_children(before):
 
 def _exit_on_signal(signum, frame):
     raise SystemExit(128 + signum)
+
+
+def recycled_imap_unordered(jobs: int, initializer, initargs, fn, tasks, tasks_per_worker: int):
+    """`imap_unordered` of `fn` over `tasks` in rounds of `jobs * tasks_per_worker`, each
+    round in a fresh pool: what max_tasks_per_child is for (a worker's memory growth across
+    many Paddle programs stays bounded) without its deadlock. A round's last task leaves
+    the other workers idle until it ends: short relative to a round of many tasks."""
+    tasks = list(tasks)
+    size = jobs * tasks_per_worker
+    for start in range(0, len(tasks), size):
+        with worker_pool(jobs, initializer, initargs) as pool:
+            yield from pool.imap_unordered(fn, tasks[start:start + size])

@@ -18,6 +18,7 @@ launch resumes like a killed process: rerun it (the launcher stops every rank wh
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -26,11 +27,14 @@ from pathlib import Path
 
 from ..errors import InputError, UserError
 from ..io_utils import FileLock, append_line, atomic_write_json, read_json_file, read_jsonl
-from ..parallel import worker_env, worker_pool
+from ..parallel import recycled_imap_unordered, worker_env
 from ..version import code_version
 from ..standalone.protocol import protocol_hash
 
 _WORKER = {}
+# Fresh worker processes every this many runs each (Paddle programs of many runs would
+# otherwise grow one process's memory).
+RUNS_PER_WORKER = 8
 
 
 class ProtocolMismatch(UserError, RuntimeError):
@@ -157,8 +161,11 @@ def _train(run, todo) -> int:
     st = run["cfg"]["standalone"]
     t0, ran = time.time(), 0
     init = (st, run["cfg"]["data"], run["profile"], st["threads"], os.getpid(), run["backend"], run["kind"])
-    with worker_pool(run["jobs"], _init_worker, init, maxtasksperchild=8) as pool:
-        for key, rec in pool.imap_unordered(_run_task, [(k, c, s, curve, predictions) for k, c, s in todo]):
+    tasks = [(k, c, s, curve, predictions) for k, c, s in todo]
+    # closing(): an error here (a full disk) ends the workers now, not when the generator is collected.
+    results = recycled_imap_unordered(run["jobs"], _init_worker, init, _run_task, tasks, RUNS_PER_WORKER)
+    with contextlib.closing(results):
+        for key, rec in results:
             rec.update(protocol=run["protocol"], code_version=version, finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
             if key is not None:
                 rec = {"key": key, **rec}
