@@ -168,7 +168,7 @@ def test_a_pair_asked_twice_runs_once_and_a_diverged_run_is_recorded(tmp_path, m
                  ("splits", None)):
         monkeypatch.setitem(runner._WORKER, k, v)
     monkeypatch.setitem(runner._WORKER, "parent", os.getppid())
-    monkeypatch.setattr(runner, "worker_pool", _InlinePool)
+    monkeypatch.setattr(runner, "recycled_imap_unordered", _inline_pool)
     out = tmp_path / "r.jsonl"
     cfg = load_config(None)
     prof = Profile.from_section(cfg.profile)
@@ -180,20 +180,9 @@ def test_a_pair_asked_twice_runs_once_and_a_diverged_run_is_recorded(tmp_path, m
     assert summarize(rows)["n_diverged"] == 1 and len(to_gt(rows)) == 1
 
 
-class _InlinePool:
-    """worker_pool's interface, run in this process (no fork, so monkeypatches hold)."""
-
-    def __init__(self, jobs, init, args, **kw):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
-
-    def imap_unordered(self, fn, tasks):
-        return map(fn, tasks)
+def _inline_pool(jobs, init, args, fn, tasks, tasks_per_worker):
+    """recycled_imap_unordered's interface, run in this process (no spawn, so monkeypatches hold)."""
+    return (fn(t) for t in tasks)
 
 
 def test_protocol_hash_tracks_protocol_not_speed_settings():
