@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build ground truth v2 (issue 17): the same 100 codes as v1 (benchmarks/gt/fashion_mnist/
-# selection.json) under the study's lead protocol v3 (augmentation, 8 epochs, tail weight
-# average recorded beside the last iterate). 40 codes get two seeds: the study's 20 (its runs
-# are runs of this benchmark: same protocol hash, merged in, never rerun) and the 20 that had a
-# second seed in v1, so both GTs are measured on the same repeated codes. Order: the 20 new
+# selection.json) under the protocol variant the study chose (VARIANT, default v3; the
+# variants are in gt_variants.sh). 40 codes get two seeds: the study's 20 (its runs of that
+# variant are runs of this benchmark: same protocol hash, merged in, never rerun) and the 20
+# that had a second seed in v1, so both GTs are measured on the same repeated codes. Order: the 20 new
 # repeated codes first (seeds 0 and 1, with per-image predictions), then the other 60 with
 # seed 0. Resumable: rerun after a kill; finished (code, seed) pairs are skipped.
-#   bash benchmarks/build_gt_v2.sh
+#   bash benchmarks/build_gt_v2.sh                 (VARIANT=v1 bash ... for another variant)
 #   OUT=DIR bash benchmarks/build_gt_v2.sh    (results elsewhere: a build run from a frozen
 #                                              worktree into the checkout being worked on)
 set -euo pipefail
@@ -14,7 +14,11 @@ cd "$(dirname "$0")/.."
 v1=benchmarks/gt/fashion_mnist
 out=${OUT:-benchmarks/gt/fashion_mnist_v2}
 mkdir -p "$out"
-protocol=(--set standalone.augment=true --set standalone.epochs=8 --set standalone.average_from=0.6)
+source benchmarks/gt_variants.sh
+variant=${VARIANT:-v3}
+overrides=$(gt_variant "$variant")      # an assignment: an unknown variant stops the script (set -e)
+protocol=()
+for o in $overrides; do protocol+=(--set "$o"); done
 python tools/gt.py export $v1/selection.json --which single --out "$out/codes_single_all.json"
 # The v1 build gave its second seed to the first 20 of the single codes, in selection order.
 python - "$out" <<'EOF'
@@ -26,12 +30,12 @@ json.dump({k: single[k] for k in keys[:20]}, open(f"{out}/codes_repeat2.json", "
 json.dump({k: single[k] for k in keys[20:]}, open(f"{out}/codes_rest.json", "w"), indent=1)
 EOF
 rm "$out/codes_single_all.json"
-# The study's v3 runs, merged by (code, seed) into the build's runs file (whole file rewritten
+# The study's runs of the variant, merged by (code, seed) into the build's runs file (whole file rewritten
 # and renamed: a kill leaves the old file or the new one, never half a line).
-python - "$out" <<'EOF'
+python - "$out" "$variant" <<'EOF'
 import json, os, sys
-out = sys.argv[1]
-study, runs = f"{out}/study/v3.jsonl", f"{out}/runs.jsonl"
+out, variant = sys.argv[1:3]
+study, runs = f"{out}/study/{variant}.jsonl", f"{out}/runs.jsonl"
 old = open(runs).readlines() if os.path.exists(runs) else []
 have = {(r["arch"], r["seed"]) for r in map(json.loads, old)}
 new = [line for line in open(study) if (json.loads(line)["arch"], json.loads(line)["seed"]) not in have]

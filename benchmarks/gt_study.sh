@@ -13,18 +13,12 @@ cd "$(dirname "$0")/.."
 codes=benchmarks/gt/fashion_mnist/codes_repeat.json
 out=${OUT:-benchmarks/gt/fashion_mnist_v2/study}
 mkdir -p "$out"
-variant() {  # name -> overrides
-  case $1 in
-    v3) echo standalone.augment=true standalone.epochs=8 standalone.average_from=0.6 ;;   # the lead (pilot)
-    v1) echo standalone.average_from=0.6 ;;                                                # v1 + averaging
-    v2) echo standalone.epochs=5.46 standalone.average_from=0.6 ;;                         # 2x steps, no aug
-    *) echo "gt_study.sh: unknown variant '$1' (v3, v1, v2)" >&2; return 2 ;;
-  esac
-}
+source benchmarks/gt_variants.sh
 for name in "${@:-v3 v1 v2}"; do
   for v in $name; do
     sets=()
-    for o in $(variant "$v"); do sets+=(--set "$o"); done
+    overrides=$(gt_variant "$v")        # an assignment: an unknown variant stops the script (set -e)
+    for o in $overrides; do sets+=(--set "$o"); done
     python tools/train_standalone.py --codes "$codes" --seeds 0 1 --order code --predictions \
       --jobs "${JOBS:-2}" --out "$out/$v.jsonl" "${sets[@]}"
   done
