@@ -299,3 +299,46 @@ def test_to_gt_accepts_every_metric_and_negates_losses(tmp_path):
 def test_spread_order_lives_in_the_library():
     from track1.gt.select import spread_order
     assert spread_order(range(8), key=lambda x: x) == [0, 4, 2, 6, 1, 5, 3, 7]
+
+
+def test_paired_icc_difference_orders_a_less_noisy_protocol():
+    """Two protocols on the same 40 codes (same true code values), B with twice A's noise sd:
+    the paired interval of ICC(A) - ICC(B) lies above 0 and covers the true difference;
+    a protocol against itself differs by exactly 0."""
+    from track1.metrics import paired_icc_difference
+    rng = np.random.default_rng(8)
+    truth = rng.normal(0, 1, (40, 1))
+    a = truth + rng.normal(0, 0.6, (40, 2))
+    b = truth + rng.normal(0, 1.2, (40, 2))
+    res = paired_icc_difference(a, b, n_boot=1000)
+    true_diff = 1 / (1 + 0.36) - 1 / (1 + 1.44)
+    assert res["diff"] == pytest.approx(icc(a) - icc(b)) and res["ci"][0] > 0
+    assert res["ci"][0] < true_diff < res["ci"][1]
+    same = paired_icc_difference(a, a, n_boot=200)
+    assert same["diff"] == 0 and same["ci"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="same codes"):
+        paired_icc_difference(a, b[:30])
+
+
+def test_gt_compare_pairs_two_protocols_on_their_common_codes(tmp_path):
+    """gt.py compare: only codes both files ran with both seeds count (here 20 of A's 25);
+    the quieter protocol wins its paired interval; too few common codes is one line, exit 2."""
+    rng = np.random.default_rng(9)
+    truth = rng.normal(0, 1, 25)
+
+    def rows(noise, n):
+        return [{"arch": f"c{i}", "seed": s, "acc": 0.9 + 0.003 * truth[i] + noise * rng.normal(),
+                 "test_loss": 0.3 - 0.01 * truth[i] + 3 * noise * rng.normal(), "macs": 100 + i, "params": 10 + i,
+                 "wall_s": 5.0 if noise < 0.002 else 1.0, "protocol": "p"} for i in range(n) for s in (0, 1)]
+    a, b = _write(tmp_path / "a.jsonl", rows(0.001, 25)), _write(tmp_path / "b.jsonl", rows(0.004, 20))
+    r = _gt_tool("compare", a, b, "--json", "--boot", "500")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    m = res["metrics"]["acc"]
+    assert m["n_codes"] == 20 and m["ci"][0] > 0 and res["wall_s_a"] == 5.0 and res["wall_s_b"] == 1.0
+    assert set(res["metrics"]) == {"acc", "test_loss"}
+    r = _gt_tool("compare", a, b, "--boot", "200")
+    assert "A > B" in next(x for x in r.stdout.splitlines() if x.startswith("acc "))
+    c = _write(tmp_path / "c.jsonl", rows(0.001, 25)[:4])
+    r = _gt_tool("compare", a, c)
+    assert r.returncode == 2 and "share fewer than 3 codes" in r.stderr and r.stderr.strip().count("\n") == 0

@@ -156,6 +156,19 @@ def icc_interval(matrix, n_boot: int = 2000, seed: int = 0, level: float = 0.95)
     return _percentile_interval(_icc_stack(m[idx]), level)
 
 
+def paired_icc_difference(matrix_a, matrix_b, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """ICC(A) - ICC(B) of two protocols run on the same codes (row i of both = one code),
+    with a percentile interval from resampling the codes once for both: the codes' own
+    spread is shared, so the interval is that of the difference, not of two ICCs."""
+    a, b = np.asarray(matrix_a, float), np.asarray(matrix_b, float)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"paired ICCs need the same codes: {a.shape[0]} vs {b.shape[0]} rows")
+    idx = np.random.default_rng(seed).integers(0, len(a), (n_boot, len(a)))
+    ia, ib = icc(a), icc(b)
+    return {"a": ia, "b": ib, "diff": ia - ib,
+            "ci": _percentile_interval(_icc_stack(a[idx]) - _icc_stack(b[idx]), level)}
+
+
 def capacity_design(macs, params) -> np.ndarray:
     """The regressors capacity offers for free: [1, log MACs, log params] per code."""
     macs, params = np.asarray(macs, float), np.asarray(params, float)

@@ -4,6 +4,7 @@
     python tools/gt.py export  DIR/selection.json --which repeat --out DIR/codes_repeat.json
     python tools/gt.py summary RUNS.jsonl [--seeds 0 1] [--boot 2000] [--json] [--budget-hours H] [--codes FILE]
     python tools/gt.py to-gt   RUNS.jsonl --out DIR/gt.json [--metric acc]
+    python tools/gt.py compare A.jsonl B.jsonl [--seeds 0 1] [--boot 2000] [--json]
     python tools/gt.py path    (the default GT file: the config's train.gt, for scripts)
 
 `summary` prints, for every test metric the runs recorded (acc, test_loss and their _flip,
@@ -12,6 +13,8 @@ Kendall tau and Pearson, within- and between-code sd, the residual ICC beyond lo
 log params (with interval), tau(MACs), tau(params), the mean cost per run, and the seeds'
 per-image disagreement where predictions were recorded. While the residual ICC is about 0,
 no ranker can be shown to know more than FLOPs/params on the GT, and it says so.
+`compare A B`: two protocols' runs on the codes both ran twice, per metric the single-seed
+ICCs and their difference with a paired bootstrap interval (codes resampled once for both).
 `--budget-hours H`: the GT that H one-core hours of such runs would buy (codes, reliability,
 the smallest tau difference between two rankers it resolves), to choose a protocol by power.
 """
@@ -51,6 +54,12 @@ def main():
     g.add_argument("--out", required=True)
     g.add_argument("--metric", default="acc", choices=METRICS,
                    help="the GT's value (a loss is stored negated: higher is better to every reader)")
+    c = sub.add_parser("compare", help="two protocols on their common codes: paired ICC differences per metric")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.add_argument("--seeds", nargs=2, type=int, default=[0, 1])
+    c.add_argument("--boot", type=int, default=2000)
+    c.add_argument("--json", action="store_true")
     add_config_args(sub.add_parser("path", help="print the default GT file (the config's train.gt)"))
     e = sub.add_parser("export", help="selection -> official-format code file (all, repeat or single codes)")
     e.add_argument("selection")
@@ -58,7 +67,11 @@ def main():
     e.add_argument("--out", required=True)
     args = p.parse_args()
 
-    if args.cmd == "path":
+    if args.cmd == "compare":
+        from track1.gt.summary import compare_protocols, format_compare
+        res = compare_protocols(args.a, args.b, tuple(args.seeds), args.boot, warn=_warn)
+        print(json.dumps(res, indent=1) if args.json else format_compare(res))
+    elif args.cmd == "path":
         from track1.config import REPO, load_config
         from pathlib import Path
         gt = load_config(args.config, args.overrides).train.gt

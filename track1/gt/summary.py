@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..candidates import CandidateError
-from ..metrics import (gt_reliability, icc, icc_interval, kendall, pearson, residual_icc, residual_icc_interval,
-                       resolvable_difference, spearman, tau_ceiling)
+from ..metrics import (gt_reliability, icc, icc_interval, kendall, paired_icc_difference, pearson, residual_icc,
+                       residual_icc_interval, resolvable_difference, spearman, tau_ceiling)
 from ..standalone.predictions import disagreement
 
 # Every test metric a stand-alone run can record (tools/train_standalone.py): last iterate
@@ -231,6 +231,39 @@ def power_at_budget(s: dict, core_hours: float, run_seconds: float | None = None
         out[metric] = {"n_codes": n, "reliability": rel,
                        "resolvable": resolvable_difference(n, rel, POWER_TAU) if rel > 0 else math.inf}
     return out
+
+
+def compare_protocols(path_a, path_b, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None) -> dict:
+    """Two protocols' results on the codes both ran with both `seeds`: per metric recorded by
+    both, the single-seed ICCs and their paired difference A - B with a 95% interval (the
+    issue's "every comparison is paired"), and the mean cost per run of each."""
+    runs = {w: load_runs(p, warn) for w, p in (("a", path_a), ("b", path_b))}
+    out = {"a": str(path_a), "b": str(path_b), "metrics": {}}
+    for w, rs in runs.items():
+        walls = [r["wall_s"] for r in rs if isinstance(r.get("wall_s"), (int, float))]
+        out[f"wall_s_{w}"] = float(np.mean(walls)) if walls else None
+    for metric in METRICS:
+        ga, gb = group_runs(runs["a"], metric), group_runs(runs["b"], metric)
+        both = sorted(c for c in set(ga) & set(gb) if all(s in ga[c]["seeds"] and s in gb[c]["seeds"] for s in seeds))
+        if len(both) < 3:
+            continue
+        mat = [np.array([[g[c]["seeds"][s] for s in seeds] for c in both]) for g in (ga, gb)]
+        out["metrics"][metric] = {"n_codes": len(both), **paired_icc_difference(*mat, n_boot=n_boot)}
+    if not out["metrics"]:
+        raise CandidateError(f"'{path_a}' and '{path_b}' share fewer than 3 codes run with seeds "
+                             f"{seeds[0]} and {seeds[1]}: nothing to compare")
+    return out
+
+
+def format_compare(c: dict) -> str:
+    cost = lambda w: f"{w:.0f} s" if w else "not recorded"  # noqa: E731
+    lines = [f"A = {c['a']} (mean {cost(c['wall_s_a'])} per run)", f"B = {c['b']} (mean {cost(c['wall_s_b'])} per run)",
+             f"{'metric':20}{'codes':>6}{'ICC A':>8}{'ICC B':>8}{'A - B':>8}   95% paired interval"]
+    for metric, m in c["metrics"].items():
+        ci = f"[{m['ci'][0]:+.3f}, {m['ci'][1]:+.3f}]" if m["ci"] else ""
+        verdict = "" if not m["ci"] or m["ci"][0] <= 0 <= m["ci"][1] else ("  A > B" if m["ci"][0] > 0 else "  B > A")
+        lines.append(f"{metric:20}{m['n_codes']:6d}{m['a']:8.3f}{m['b']:8.3f}{m['diff']:+8.3f}   {ci}{verdict}")
+    return "\n".join(lines)
 
 
 def summary_file(path, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None, budget_hours=None,
