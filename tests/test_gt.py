@@ -338,6 +338,8 @@ def test_cli_resume_after_kill(tmp_path):
     assert len(runs) == 4 and len(set(pairs)) == 4
     assert runs[:len(first)] == first
     assert {r["key"] for r in runs} == {"arch5", "arch9"}
+    from track1.version import host_cpu
+    assert {r["cpu"] for r in runs} == {host_cpu()} and "cpus" in host_cpu()     # where each was computed
     assert out.read_text().endswith("\n")
     # a changed protocol is refused, nothing written
     p = _tool(*args, "--set", "standalone.lr=0.3")
@@ -369,7 +371,7 @@ def test_cli_to_gt_writes_gt_and_manifest(tmp_path):
     m = json.loads((tmp_path / "manifest.json").read_text())
     assert m["n_codes"] == 2 and m["n_runs"] == 4 and m["seeds"] == [0, 1] and m["diverged"] == 1
     assert m["codes_per_seed"] == {"0": 2, "1": 1} and m["protocol_hash"] == proto
-    assert m["protocol"]["epochs"] > 0 and m["date"]
+    assert m["protocol"]["epochs"] > 0 and m["date"] and m["cpus"] == ["not recorded"]    # these runs name no CPU
     # the manifest must describe the runs' protocol: another config is refused by name
     r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "to-gt", str(runs), "--out",
                         str(tmp_path / "gt2.json"), "--set", "standalone.epochs=1"], capture_output=True, text=True)

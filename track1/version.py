@@ -23,3 +23,26 @@ def code_version() -> str:
     if not sha:
         return __version__
     return f"{__version__}+{sha}{'.dirty' if dirty else ''}"
+
+
+@functools.lru_cache(maxsize=1)
+def host_cpu() -> str:
+    """The CPU a result was computed on, e.g. "AMD EPYC, avx512f, 2 cpus". The same seed and
+    protocol give bit-identical results on one machine, not across CPUs whose oneDNN
+    kernels differ (measured: BENCHMARKS.md, ground truth v2), so every GT run records it."""
+    import os
+    import platform
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    simd = next((f for f in ("avx512f", "avx2", "avx", "neon", "asimd") if f in flags), "")
+    return ", ".join(x for x in (model, simd, f"{os.cpu_count()} cpus") if x)

@@ -20,6 +20,8 @@ def manifest(runs_path, gt_path, metric: str, runs, gt, protocol: dict) -> dict:
             "protocol_hash": runs[0].get("protocol"),
             "protocol": dict(protocol),
             "code_versions": sorted({r.get("code_version", "?") for r in runs}),
+            # A run is reproducible bit for bit on its CPU, not across CPUs (BENCHMARKS.md).
+            "cpus": sorted({r.get("cpu", "not recorded") for r in runs}),
             "selection": json.loads(sel.read_text())["rule"] if sel.is_file() else None,
             "date": datetime.date.today().isoformat()}
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import InputError, UserError
 from ..io_utils import FileLock, append_line, atomic_write_json, read_json_file, read_jsonl
 from ..parallel import recycled_imap_unordered, worker_env
-from ..version import code_version
+from ..version import code_version, host_cpu
 from ..standalone.protocol import protocol_hash
 
 _WORKER = {}
@@ -157,7 +157,7 @@ def _train(run, todo) -> int:
         log("nothing to train here")
         return 0
     curve, predictions = run["extra"]
-    version = code_version()
+    version, cpu = code_version(), host_cpu()
     st = run["cfg"]["standalone"]
     t0, ran = time.time(), 0
     init = (st, run["cfg"]["data"], run["profile"], st["threads"], os.getpid(), run["backend"], run["kind"])
@@ -166,7 +166,8 @@ def _train(run, todo) -> int:
     results = recycled_imap_unordered(run["jobs"], _init_worker, init, _run_task, tasks, RUNS_PER_WORKER)
     with contextlib.closing(results):
         for key, rec in results:
-            rec.update(protocol=run["protocol"], code_version=version, finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+            rec.update(protocol=run["protocol"], code_version=version, cpu=cpu,
+                       finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
             if key is not None:
                 rec = {"key": key, **rec}
             append_line(run["out"], _dumps(rec))
