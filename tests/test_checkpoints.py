@@ -95,3 +95,26 @@ def test_init_weights_that_are_not_weights_are_one_line(tmp_path):
     bad.write_bytes(b"not a pickle")
     with pytest.raises(checkpoint.CheckpointError, match="is not readable as .npz or .pdparams"):
         checkpoint.load_weights(bad)
+
+
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    """The write goes to a temporary file first: a disk that fills up half-way leaves the
+    last good checkpoint loadable, no temporary file, and one line saying so (OutputError:
+    exit 2 at the command line)."""
+    import errno
+    from track1.errors import OutputError
+    path = tmp_path / "checkpoint"
+    checkpoint.save(path, {"w": np.arange(4.0)}, {"step": 1})
+    real = np.savez
+
+    def fills_the_disk(file, **arrays):
+        real(file, **arrays)                          # some bytes land, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(checkpoint.np, "savez", fills_the_disk)
+    with pytest.raises(OutputError) as e:
+        checkpoint.save(path, {"w": np.zeros(4)}, {"step": 2})
+    msg = str(e.value)
+    assert "\n" not in msg and "No space left on device" in msg and "previous checkpoint is kept" in msg
+    arrays, meta = checkpoint.load(path)
+    assert meta["step"] == 1 and np.array_equal(arrays["w"], np.arange(4.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "checkpoint.npz"]

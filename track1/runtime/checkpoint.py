@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError, not_a_file, quote
+from ..errors import OutputError, UserError, not_a_file, quote
 from ..io_utils import atomic_write_json, loads_json, read_json_file
 
 META_KEY = "__meta__"
@@ -24,13 +24,21 @@ def save(path, arrays: dict, meta: dict):
     # (one writer per folder: training holds the out_dir's lock).
     for stale in path.parent.glob(f".{path.name}.*.npz"):
         stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    except OSError as e:
+        raise OutputError(f"checkpoint {quote(str(path) + '.npz')}: cannot write ({e.strerror or e})") from None
     os.close(fd)
     try:
         np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()}, **{META_KEY: np.array(json.dumps(meta))})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, str(path) + ".npz")
+    except OSError as e:
+        # A full disk: the previous checkpoint was never touched (the new one goes to a
+        # temporary file first), so a rerun with --resume after freeing space loses nothing more.
+        raise OutputError(f"checkpoint {quote(str(path) + '.npz')}: cannot write ({e.strerror or e}); the "
+                          "previous checkpoint is kept: free space and rerun with --resume") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
