@@ -256,7 +256,7 @@ def test_power_at_budget_trades_codes_for_reliability():
                  "test_loss": 0.3 - 0.01 * truth[i] + 0.2 * noise * rng.normal(), "macs": 100 + i,
                  "params": 10 + (i * 7) % 30, "wall_s": wall} for i in range(30) for s in (0, 1)]
     dear = summarize(runs(0.01, 720.0), n_boot=50)
-    p = power_at_budget(dear, 10.0)
+    p = power_at_budget(dear, 10.0)["metrics"]
     n = int(10 * 3600 / (720 * (1 + POWER_REPEATED)))
     assert p["acc"]["n_codes"] == p["test_loss"]["n_codes"] == n == 35
     k = [2] * round(POWER_REPEATED * n) + [1] * (n - round(POWER_REPEATED * n))
@@ -264,11 +264,12 @@ def test_power_at_budget_trades_codes_for_reliability():
     assert p["acc"]["resolvable"] == pytest.approx(resolvable_difference(n, p["acc"]["reliability"], 0.5))
     assert dear["test_loss"]["icc"] > dear["acc"]["icc"] and p["test_loss"]["resolvable"] < p["acc"]["resolvable"]
     cheap = {**dear, "wall_s_mean": 180.0}
-    assert power_at_budget(cheap, 10.0)["acc"]["n_codes"] == int(10 * 3600 / (180 * (1 + POWER_REPEATED)))
-    assert power_at_budget(cheap, 10.0)["acc"]["resolvable"] < p["acc"]["resolvable"]
+    assert power_at_budget(cheap, 10.0)["metrics"]["acc"]["n_codes"] == int(10 * 3600 / (180 * (1 + POWER_REPEATED)))
+    assert power_at_budget(cheap, 10.0)["metrics"]["acc"]["resolvable"] < p["acc"]["resolvable"]
     with pytest.raises(ValueError, match="no wall time"):
         power_at_budget({**dear, "wall_s_mean": None}, 10.0)
     assert power_at_budget({**dear, "wall_s_mean": None}, 10.0, run_seconds=180.0) == power_at_budget(cheap, 10.0)
+    assert power_at_budget(dear, 10.0)["run_seconds"] == 720.0
     with pytest.raises(ValueError, match="--run-seconds must be positive"):
         power_at_budget(dear, 10.0, run_seconds=0)
 

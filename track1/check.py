@@ -13,7 +13,7 @@ import numpy as np
 from .candidates import CandidateError, read_official
 from .metrics import (PAIRED_KEYS, all_metrics, beyond_capacity, beyond_capacity_interval, bootstrap_ci,
                       disattenuate, disattenuate_tau, gt_reliability, icc, paired_bootstrap,
-                      resolvable_difference, tau_ceiling)
+                      resolvable_difference, tau_ceiling, verdict)
 from .space import CodeError
 
 # The resolvable difference assumes two rankers whose mistakes correlate this much (two
@@ -164,12 +164,6 @@ def noise_figures(noise: dict, n: int, tau_obs: float, pearson_abs: float | None
     d = resolvable_difference(n, r, tau, ERROR_CORR, RESOLVE_Z)
     return {**out, "resolvable_tau_difference": d if math.isfinite(d) else None,
             "resolvable_at": {"tau_level": abs(tau), "z": RESOLVE_Z, "error_corr": ERROR_CORR}}
-
-
-def verdict(ci) -> str:
-    if ci is None or ci[0] <= 0 <= ci[1]:
-        return "not resolved"
-    return "A > B" if ci[0] > 0 else "B > A"
 
 
 def compare_files(a_path, b_path, gt_path, space, boot: int = 2000, subset: bool = False) -> dict:

@@ -118,6 +118,13 @@ def paired_bootstrap(pred_a, pred_b, true, n_boot: int = 2000, seed: int = 0, le
     return out
 
 
+def verdict(ci) -> str:
+    """What a paired interval of A - B says: "A > B", "B > A", or "not resolved" (it holds 0)."""
+    if ci is None or ci[0] <= 0 <= ci[1]:
+        return "not resolved"
+    return "A > B" if ci[0] > 0 else "B > A"
+
+
 # ----------------------------------------------------------------- reliability of a GT
 
 def icc(matrix) -> float:

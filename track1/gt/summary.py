@@ -10,7 +10,7 @@ import numpy as np
 
 from ..candidates import CandidateError
 from ..metrics import (gt_reliability, icc, icc_interval, kendall, paired_icc_difference, pearson, residual_icc,
-                       residual_icc_interval, resolvable_difference, spearman, tau_ceiling)
+                       residual_icc_interval, resolvable_difference, spearman, tau_ceiling, verdict)
 from ..standalone.predictions import disagreement
 
 # Every test metric a stand-alone run can record (tools/train_standalone.py): last iterate
@@ -181,14 +181,19 @@ def seed_disagreement(runs, field: str, seeds=(0, 1)) -> dict | None:
     return {"mean": float(np.mean(rates)), "n_codes": len(rates)} if rates else None
 
 
+def mean_wall(runs) -> float | None:
+    """The mean recorded cost of a run (seconds of one worker), None if none is recorded."""
+    walls = [r["wall_s"] for r in runs if isinstance(r.get("wall_s"), (int, float))]
+    return float(np.mean(walls)) if walls else None
+
+
 def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
     """n codes, the figures of every metric the runs recorded (`metric_summary`), the seeds'
     per-image disagreement where predictions were recorded, and the mean cost per run."""
     if len(seeds) != 2 or seeds[0] == seeds[1]:
         raise CandidateError(f"the seed-to-seed figures need two different seeds, got {list(seeds)}")
-    walls = [r["wall_s"] for r in runs if isinstance(r.get("wall_s"), (int, float))]
     out = {"n_runs": len(runs), "n_diverged": sum("diverged" in r for r in runs),
-           "wall_s_mean": float(np.mean(walls)) if walls else None, "seeds": list(seeds), "metrics": []}
+           "wall_s_mean": mean_wall(runs), "seeds": list(seeds), "metrics": []}
     for metric in METRICS:
         groups = group_runs(runs, metric)
         if groups:
@@ -206,7 +211,8 @@ POWER_REPEATED, POWER_TAU = 0.4, 0.5
 
 
 def power_at_budget(s: dict, core_hours: float, run_seconds: float | None = None) -> dict:
-    """{metric: {"n_codes", "reliability", "resolvable"}}: the codes `core_hours` of one-core
+    """{"core_hours", "run_seconds" (the cost used), "metrics": {metric: {"n_codes",
+    "reliability", "resolvable"}}}: the codes `core_hours` of one-core
     runs at this protocol's mean cost afford (a share POWER_REPEATED of them run twice), the
     reliability of their GT values, and the smallest true tau difference between two rankers
     that GT resolves at 2 SE. A dearer protocol buys fewer codes; this says whether its
@@ -230,7 +236,7 @@ def power_at_budget(s: dict, core_hours: float, run_seconds: float | None = None
         rel = gt_reliability(m["icc"], k)
         out[metric] = {"n_codes": n, "reliability": rel,
                        "resolvable": resolvable_difference(n, rel, POWER_TAU) if rel > 0 else math.inf}
-    return out
+    return {"core_hours": core_hours, "run_seconds": cost, "metrics": out}
 
 
 def compare_protocols(path_a, path_b, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None) -> dict:
@@ -240,15 +246,15 @@ def compare_protocols(path_a, path_b, seeds=(0, 1), n_boot: int = 2000, warn=lam
     runs = {w: load_runs(p, warn) for w, p in (("a", path_a), ("b", path_b))}
     out = {"a": str(path_a), "b": str(path_b), "metrics": {}}
     for w, rs in runs.items():
-        walls = [r["wall_s"] for r in rs if isinstance(r.get("wall_s"), (int, float))]
-        out[f"wall_s_{w}"] = float(np.mean(walls)) if walls else None
+        out[f"wall_s_{w}"] = mean_wall(rs)
     for metric in METRICS:
         ga, gb = group_runs(runs["a"], metric), group_runs(runs["b"], metric)
         both = sorted(c for c in set(ga) & set(gb) if all(s in ga[c]["seeds"] and s in gb[c]["seeds"] for s in seeds))
         if len(both) < 3:
             continue
         mat = [np.array([[g[c]["seeds"][s] for s in seeds] for c in both]) for g in (ga, gb)]
-        out["metrics"][metric] = {"n_codes": len(both), **paired_icc_difference(*mat, n_boot=n_boot)}
+        d = paired_icc_difference(*mat, n_boot=n_boot)
+        out["metrics"][metric] = {"n_codes": len(both), **d, "verdict": verdict(d["ci"])}
     if not out["metrics"]:
         raise CandidateError(f"'{path_a}' and '{path_b}' share fewer than 3 codes run with seeds "
                              f"{seeds[0]} and {seeds[1]}: nothing to compare")
@@ -258,11 +264,10 @@ def compare_protocols(path_a, path_b, seeds=(0, 1), n_boot: int = 2000, warn=lam
 def format_compare(c: dict) -> str:
     cost = lambda w: f"{w:.0f} s" if w else "not recorded"  # noqa: E731
     lines = [f"A = {c['a']} (mean {cost(c['wall_s_a'])} per run)", f"B = {c['b']} (mean {cost(c['wall_s_b'])} per run)",
-             f"{'metric':20}{'codes':>6}{'ICC A':>8}{'ICC B':>8}{'A - B':>8}   95% paired interval"]
+             f"{'metric':20}{'codes':>6}{'ICC A':>8}{'ICC B':>8}{'A - B':>8}   95% paired interval  verdict"]
     for metric, m in c["metrics"].items():
         ci = f"[{m['ci'][0]:+.3f}, {m['ci'][1]:+.3f}]" if m["ci"] else ""
-        verdict = "" if not m["ci"] or m["ci"][0] <= 0 <= m["ci"][1] else ("  A > B" if m["ci"][0] > 0 else "  B > A")
-        lines.append(f"{metric:20}{m['n_codes']:6d}{m['a']:8.3f}{m['b']:8.3f}{m['diff']:+8.3f}   {ci}{verdict}")
+        lines.append(f"{metric:20}{m['n_codes']:6d}{m['a']:8.3f}{m['b']:8.3f}{m['diff']:+8.3f}   {ci:18}  {m['verdict']}")
     return "\n".join(lines)
 
 
@@ -285,8 +290,7 @@ def summary_file(path, seeds=(0, 1), n_boot: int = 2000, warn=lambda msg: None, 
     if codes is not None:
         s["codes_file"] = str(codes)
     if budget_hours is not None:
-        s["power"] = {"core_hours": budget_hours, "run_seconds": run_seconds or s["wall_s_mean"],
-                      "metrics": power_at_budget(s, budget_hours, run_seconds)}
+        s["power"] = power_at_budget(s, budget_hours, run_seconds)
     return s
 
 
