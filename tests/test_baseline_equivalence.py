@@ -25,8 +25,8 @@ BASE = "a03cc9e602af27f41dcee8379570480623abd53f"
 STANDALONE = ["standalone.train_images=3200", "standalone.epochs=1", "standalone.batch_size=32",
               "standalone.warmup_epochs=0.2", "standalone.bn_recalib_images=256", "standalone.eval_images=300",
               "standalone.eval_batch_size=300"]
-CODES = {  # code -> extra protocol keys: v1's protocol, and v2's lead (augmentation + tail average)
-    "1226232333000000221200000045152555154500003111000000": [],
+CODES = {  # code -> extra protocol keys: v1's protocol (averaging off), and augmentation + tail average
+    "1226232333000000221200000045152555154500003111000000": ["standalone.average_from=0"],
     "1456523212321200133313233312321232522200001676561656": ["standalone.augment=true",
                                                              "standalone.average_from=0.5"],
 }

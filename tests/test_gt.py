@@ -99,7 +99,8 @@ def test_curve_does_not_change_the_result(tiny):
 
 
 def test_averaging_flip_and_predictions_leave_the_last_iterate_alone(tiny):
-    cfg, splits = tiny
+    _, splits = tiny
+    cfg = load_config(None, TINY + ["standalone.average_from=0"])
     plain = train_one(cfg, CODE, 0, splits)
     cfg_avg = load_config(None, TINY + ["standalone.average_from=0.5"])
     both = train_one(cfg_avg, CODE, 0, splits, predictions=True)
@@ -116,9 +117,14 @@ def test_averaging_flip_and_predictions_leave_the_last_iterate_alone(tiny):
 
 def test_default_protocol_is_still_the_committed_gts():
     # New protocol keys at their neutral values must not move the identity of the runs the
-    # shipped GT was built from (else a build could not span the change).
-    manifest = json.loads(open(os.path.join(REPO, "benchmarks/gt/fashion_mnist/manifest.json")).read())
-    assert protocol_hash(load_config("fashion_mnist")) == manifest["protocol_hash"]
+    # default GT was built from (else a build could not span the change), and the default
+    # stand-alone protocol is the default GT's: a user's own runs join it.
+    cfg = load_config("fashion_mnist")
+    manifest = json.loads(open(os.path.join(REPO, os.path.dirname(cfg.train.gt), "manifest.json")).read())
+    assert protocol_hash(cfg) == manifest["protocol_hash"]
+    # v1's protocol is the default with averaging off (the key's neutral value)
+    v1 = json.loads(open(os.path.join(REPO, "benchmarks/gt/fashion_mnist/manifest.json")).read())
+    assert protocol_hash(load_config("fashion_mnist", ["standalone.average_from=0"])) == v1["protocol_hash"]
 
 
 def test_tail_average_is_the_uniform_mean_after_its_start():
@@ -157,7 +163,8 @@ def test_flip_average_and_label_codec():
 def test_a_pair_asked_twice_runs_once_and_a_diverged_run_is_recorded(tmp_path, monkeypatch):
     import track1.gt.runner as runner
 
-    def fake_train(st, data, profile, code, seed, splits, curve=False, on_step=None, predictions=False):
+    def fake_train(st, data, profile, code, seed, splits, curve=False, on_step=None, predictions=False,
+                   weights_out=None):
         if seed == 1:
             raise FloatingPointError(f"arch {code} seed {seed}: loss became nan at step 2")
         return {"arch": code, "seed": seed, "acc": 0.5, "test_loss": 1.0, "wall_s": 0.1, "macs": 1, "params": 1}

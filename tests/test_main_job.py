@@ -7,9 +7,9 @@ from conftest import REPO
 
 
 def test_main_job_trains_scores_checks_and_reruns(tmp_path):
-    gt = json.loads((REPO / "benchmarks/gt/fashion_mnist/gt.json").read_text())
-    cands = {k: {"arch": v["arch"]} for k, v in gt.items()}
     from track1.config import load_config
+    gt = json.loads((REPO / load_config("main").train.gt).read_text())
+    cands = {k: {"arch": v["arch"]} for k, v in gt.items()}
     from track1.profile import Profile
     extra = Profile.from_section((load_config(None)).profile).space.sample_codes(4, seed=1)
     cands.update({f"x{i}": {"arch": c} for i, c in enumerate(extra)})

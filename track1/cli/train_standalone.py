@@ -27,6 +27,10 @@ def main():
                         "one after the other (a study's first codes then have all their seeds)")
     p.add_argument("--predictions", action="store_true",
                    help="record each run's per-image predicted classes (seed-to-seed disagreement; ~5 KB a run)")
+    p.add_argument("--weights", metavar="DIR",
+                   help="also keep each run's trained network as DIR/CODE-sSEED.npz (last iterate, BN "
+                        "re-estimated): a pretrained start (train.init) or a distillation teacher for the "
+                        "supernet. Runs finished before keep none")
     args = p.parse_args()
     from track1.candidates import codes_from_items
     from track1.config import load_config
@@ -37,7 +41,8 @@ def main():
     profile = Profile.from_section(cfg.profile)
     check_output_path(args.out, "--out")
     tasks = plan_runs(codes_from_items(args.codes, profile.space), args.seeds, args.order)
-    run_all(cfg, profile, tasks, args.out, jobs=args.jobs, curve=args.curve, predictions=args.predictions)
+    run_all(cfg, profile, tasks, args.out, jobs=args.jobs, curve=args.curve, predictions=args.predictions,
+            weights_dir=args.weights)
 
 
 entry_point = entry(main)

@@ -72,16 +72,22 @@ def _orphan_check(step, total, loss):
 
 def _run_task(task):
     from ..standalone.trainer import train_one
-    key, code, seed, curve, predictions = task
+    key, code, seed, curve, predictions, weights_out = task
     w = _WORKER
     try:
         rec = train_one(w["st"], w["data"], w["profile"], code, seed, w["splits"], curve=curve,
-                        on_step=_orphan_check, predictions=predictions)
+                        on_step=_orphan_check, predictions=predictions, weights_out=weights_out)
     except FloatingPointError as e:
         # Training is deterministic: a rerun would diverge again and block the build. The run
         # is recorded as a fact of the protocol; summaries and GT files leave it out.
         rec = {"arch": code, "seed": int(seed), "diverged": str(e), **w["profile"].cost(code)}
     return key, rec
+
+
+def weights_path(folder, code: str, seed: int) -> Path:
+    """Where `run_all(weights_dir=folder)` keeps a run's network: FOLDER/CODE-sSEED.npz (the
+    last iterate, BN re-estimated: the network the run's `acc` measured)."""
+    return Path(folder) / f"{code}-s{int(seed)}.npz"
 
 
 def plan_runs(codes, seeds, order: str = "seed") -> list:
@@ -113,18 +119,19 @@ def plan_path(out) -> Path:
 
 
 def run_all(cfg, profile, tasks, out, jobs: int = 1, curve: bool = False, predictions: bool = False,
-            log=print, launch=None, poll_s: float = 5.0) -> dict:
+            log=print, launch=None, poll_s: float = 5.0, weights_dir=None) -> dict:
     """Run `tasks` ([(key or None, canonical code, seed)]) under the protocol of `cfg` into
     the results file `out`; `predictions` records each run's per-image predicted classes (for
-    the repeated codes: seed-to-seed disagreement). `launch`: (rank, world, launch id), by
-    default from the launcher's environment. Returns this process's counts."""
+    the repeated codes: seed-to-seed disagreement); `weights_dir` keeps each run's trained
+    network (`weights_path`). `launch`: (rank, world, launch id), by default from the
+    launcher's environment. Returns this process's counts."""
     from ..standalone.trainer import resolve_backend
     protocol = protocol_hash(cfg)
     backend, kind = resolve_backend(cfg["standalone"]["backend"], cfg["device"])
     rank, world, ident = launch or launch_identity()
     # A pair asked twice (a code in two files, --seeds 0 0) runs once, under its first key.
     tasks = list({(c, s): (k, c, s) for k, c, s in reversed(tasks)}.values())[::-1]
-    run = dict(cfg=cfg, profile=profile, out=out, jobs=jobs, extra=(curve, predictions), backend=backend,
+    run = dict(cfg=cfg, profile=profile, out=out, jobs=jobs, extra=(curve, predictions, weights_dir), backend=backend,
                kind=kind, protocol=protocol, log=log if world == 1 else (lambda m: log(f"[rank {rank}/{world}] {m}")))
     if rank > 0:
         todo = _read_plan(out, ident, world, protocol, poll_s)
@@ -156,12 +163,12 @@ def _train(run, todo) -> int:
     if not todo:
         log("nothing to train here")
         return 0
-    curve, predictions = run["extra"]
+    curve, predictions, weights_dir = run["extra"]
     version, cpu = code_version(), host_cpu()
     st = run["cfg"]["standalone"]
     t0, ran = time.time(), 0
     init = (st, run["cfg"]["data"], run["profile"], st["threads"], os.getpid(), run["backend"], run["kind"])
-    tasks = [(k, c, s, curve, predictions) for k, c, s in todo]
+    tasks = [(k, c, s, curve, predictions, weights_dir and str(weights_path(weights_dir, c, s))) for k, c, s in todo]
     # closing(): an error here (a full disk) ends the workers now, not when the generator is collected.
     results = recycled_imap_unordered(run["jobs"], _init_worker, init, _run_task, tasks, RUNS_PER_WORKER)
     with contextlib.closing(results):

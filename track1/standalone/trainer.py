@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -9,6 +10,7 @@ import paddle
 from ..data import fixed_subset
 from ..models.standalone import StandaloneNet
 from ..runtime.inference import DygraphInference, StaticInference, evaluate
+from ..runtime import checkpoint
 from ..runtime.optim import lr_at, step_budget
 from ..train.engines import DygraphEngine, PlainTask, StaticEngine
 from ..train.strategies import StepPlan
@@ -17,14 +19,16 @@ from .predictions import encode_labels, flip_average
 
 def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: str | None = None,
               curve: bool = False, on_step=None, max_steps: int | None = None,
-              predictions: bool = False) -> dict:
+              predictions: bool = False, weights_out: str | None = None) -> dict:
     """Train `code` under the protocol of the `standalone` section `st` (augmentation by the
     `data` section) and evaluate it on the test split; returns the result record (without
     file bookkeeping fields). The training is the supernet engines' running a one-code plan.
 
     `on_step(step, total, loss)` is called after every step (progress, cancellation);
     `max_steps` truncates training (tests), `curve` evaluates the test set every epoch,
-    `predictions` adds the per-image predicted classes (`pred`, `pred_avg`) to the record.
+    `predictions` adds the per-image predicted classes (`pred`, `pred_avg`) to the record;
+    `weights_out` (a .npz path) keeps the evaluated last iterate, in the structured names
+    `train.init` and `train.distill_teacher` read (a pretrained start for the supernet).
     Beside the last iterate (`acc`, `test_loss`) the record holds its flip-averaged
     evaluation (`*_flip`) and, with `standalone.average_from` > 0, the same two for the
     uniform average of the weights after every step of the run's tail (`*_avg`, `*_avg_flip`).
@@ -54,6 +58,10 @@ def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: st
     train_time = time.time() - t0
     bn_recal(model, train, st, rng)
     record = {"arch": code, "seed": int(seed), **test_set_metrics(model, test, st, "", predictions)}
+    if weights_out:
+        # save() adds the .npz suffix itself
+        checkpoint.save(Path(weights_out).with_suffix(""), model.get_state(),
+                        {"arch": code, "seed": int(seed), "acc": record["acc"], "steps": step})
     if average is not None:
         model.set_state(average.state())
         # Its own stream: the last iterate's recalibration above used `rng` as it always has.
