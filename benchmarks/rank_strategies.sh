@@ -43,6 +43,12 @@ done
 for s in spos sandwich rdnas; do
   variants[${s}_init]="train.strategy=$s train.init=@INIT@ train.reorder=true"
 done
+# Few-shot supernets (the 2nd / 4th places): the base variant's supernet of the same seed (trained
+# here if not yet) split by stage-3 depth into the config's `fewshot` parts, each fine-tuned
+# `fewshot.epochs` (extra compute: 2 x 0.35 epochs by default), every code scored by its part's.
+for s in spos sandwich rdnas; do
+  variants[${s}_fewshot]="@FEWSHOT@ $s"
+done
 variants[sandwich_init_kd]="train.strategy=sandwich train.init=@INIT@ train.reorder=true train.distill_teacher=@INIT@ train.engine=dygraph"
 names=(${VARIANTS:-spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming rdnas_margin0 rdnas_params rdnas_flops_params})
 for name in "${names[@]}"; do
@@ -75,14 +81,27 @@ for seed in "${seeds[@]}"; do
         --weights output/rank/largest --set standalone.threads=2
       ov=${ov//@INIT@/output/rank/largest/$max-s$seed.npz}
     fi
-    # shellcheck disable=SC2086
-    bash tools/train.sh fashion_mnist seed=$seed train.out_dir=$out $ov --resume
+    if [[ $ov == @FEWSHOT@* ]]; then
+      base=${ov#@FEWSHOT@ }
+      parent=output/rank/$base-s$seed
+      # shellcheck disable=SC2086
+      bash tools/train.sh fashion_mnist seed=$seed train.out_dir=$parent ${variants[$base]} --resume
+      sets=(--set seed=$seed)
+      for o in ${variants[$base]}; do sets+=(--set "$o"); done
+      python tools/fewshot.py train "${sets[@]}" --parent $parent
+      predict=(python tools/fewshot.py predict "${sets[@]}" --parent $parent)
+      mkdir -p $out && cp $parent/history.json $out/history.json
+    else
+      # shellcheck disable=SC2086
+      bash tools/train.sh fashion_mnist seed=$seed train.out_dir=$out $ov --resume
+      predict=(python tools/predict.py --checkpoint $out)
+    fi
     # 100 codes afford 1,024 scored images: the strategies are compared without the
     # scorer's image noise (BENCHMARKS.md, score settings).
-    python tools/predict.py --checkpoint $out --candidates output/rank/selection_codes.json \
+    "${predict[@]}" --candidates output/rank/selection_codes.json \
       --out $out/selection_scores.json --set score.images=${GT_IMAGES:-1024}
     if [[ ! -f $RES/sample/$tag.json ]]; then
-      python tools/predict.py --checkpoint $out --candidates output/rank/sample5k.json --out $out/sample_scores.json
+      "${predict[@]}" --candidates output/rank/sample5k.json --out $out/sample_scores.json
       python -c "import json, sys; s = json.load(open(sys.argv[1])); json.dump({k: round(v['acc'], 7) for k, v in s.items()}, open(sys.argv[2] + '.tmp', 'w'))" \
         $out/sample_scores.json $RES/sample/$tag.json && mv $RES/sample/$tag.json.tmp $RES/sample/$tag.json
     fi

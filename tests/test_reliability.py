@@ -390,3 +390,16 @@ def test_code_version_takes_no_git_lock(tmp_path, monkeypatch):
     monkeypatch.setattr(version, "REPO", tmp_path)
     assert version.code_version.__wrapped__().endswith("+" + git("rev-parse", "--short=10", "HEAD").stdout.decode().strip())
     assert (index.stat().st_ino, index.stat().st_mtime_ns) == before      # the index was not rewritten
+
+
+def test_a_tool_piped_into_head_ends_quietly(fm_profile):
+    """`tool | head`: the reader closes the pipe early; the tool stops without a traceback
+    and with SIGPIPE's status, as a Unix tool does."""
+    codes = fm_profile.space.sample_codes(300, seed=1)          # ~100 KB of output: more than a pipe holds
+    p = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "arch.py"), *codes],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and first.startswith(codes[0].encode())
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

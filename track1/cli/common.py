@@ -5,6 +5,7 @@ A tool is argparse, one library call and printing; the errors a user can cause a
 keeps its traceback."""
 from __future__ import annotations
 
+import os
 import sys
 
 from ..errors import UserError, one_line
@@ -17,13 +18,19 @@ def fail(msg: str, code: int = 2):
 
 
 def run_main(main):
-    """Run `main()`: UserError -> one line and exit 2, Ctrl-C -> exit 130."""
+    """Run `main()`: UserError -> one line and exit 2, Ctrl-C -> exit 130, a reader that
+    closed the pipe (`tool | head`) -> quiet exit 141, as a program killed by SIGPIPE."""
     try:
         sys.exit(main() or 0)
     except UserError as e:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and print a second error: point it at devnull.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)
 
 
 def entry(main):
