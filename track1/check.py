@@ -90,7 +90,7 @@ def _load_pair(sub_path, gt_path, subset, space, what):
         raise CandidateError(f"{what}: every joined score is equal; no ranking to check")
     if np.ptp(true) == 0:
         raise CandidateError("GT file: every joined accuracy is equal; no ranking to check against")
-    return pred, true, keys
+    return pred, true, keys, gt
 
 
 def _check_boot(boot, least: int):
@@ -106,7 +106,7 @@ def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False
     With `cost` (code -> {"macs", "params"}): what the submission knows beyond capacity
     (`beyond_capacity`, the partial Spearman given MACs and params, with its interval)."""
     _check_boot(boot, 0)
-    pred, true, keys = _load_pair(sub_path, gt_path, subset, space, "submission")
+    pred, true, keys, gt = _load_pair(sub_path, gt_path, subset, space, "submission")
     with _quiet():
         figures = all_metrics(pred, true)
         _check_finite(figures, "submission")
@@ -117,7 +117,6 @@ def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False
         if boot:
             res["ci"] = bootstrap_ci(pred, true, n_boot=boot)
         if cost is not None:
-            gt = read_official(gt_path, space, need_acc=True, what="GT file")
             c = [cost(gt[k]["arch"]) for k in keys]
             macs, params = [x["macs"] for x in c], [x["params"] for x in c]
             res["beyond_capacity"] = {"partial_spearman": beyond_capacity(pred, true, macs, params),
@@ -171,8 +170,8 @@ def compare_files(a_path, b_path, gt_path, space, boot: int = 2000, subset: bool
     submissions) of the differences A - B in Kendall tau, |Pearson| and Spearman, each with
     a 95% interval and a verdict; the overall verdict is Kendall tau's (board B)."""
     _check_boot(boot, 1)
-    pred_a, true, keys = _load_pair(a_path, gt_path, subset, space, "submission A")
-    pred_b, _, _ = _load_pair(b_path, gt_path, subset, space, "submission B")
+    pred_a, true, keys, _ = _load_pair(a_path, gt_path, subset, space, "submission A")
+    pred_b, _, _, _ = _load_pair(b_path, gt_path, subset, space, "submission B")   # every GT key: same order
     with _quiet():
         for what, pred in (("submission A", pred_a), ("submission B", pred_b)):
             _check_finite(all_metrics(pred, true), what)
