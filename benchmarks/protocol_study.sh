@@ -12,7 +12,9 @@ run() {  # name, overrides...
   local name=$1; shift
   local sets=()
   for o in "$@"; do sets+=(--set "$o"); done
-  python tools/train_standalone.py --codes "$codes" --seeds 0 1 --jobs 2 --out "$out/$name.jsonl" "${sets[@]}"
+  # v1's protocol family: averaging off (the default since GT v2 records the tail average)
+  python tools/train_standalone.py --codes "$codes" --seeds 0 1 --jobs 2 --out "$out/$name.jsonl" "${sets[@]}" \
+    --set standalone.average_from=0
 }
 run noaug   standalone.augment=false
 run aug     standalone.augment=true

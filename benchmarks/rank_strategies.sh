@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The ranking benchmark (issue 5): every strategy (and the RD-NAS ablations) trained with the
-# same budget and seeds, its supernet scoring all 100 codes of the GT selection.
+# The ranking benchmark (issues 5, 21): every strategy (and the RD-NAS ablations) trained with
+# the same supernet budget and seeds, its supernet scoring all 100 codes of the GT selection
+# (the _init and _fewshot levers spend extra compute on top: their comments say what).
 #   bash benchmarks/rank_strategies.sh [SEEDS...]        (default seeds: 0 1)
 #   VARIANTS="spos rdnas" bash benchmarks/rank_strategies.sh 2   (only these variants)
 #   python benchmarks/rank_report.py --blend flops         (the table, against the GT of the moment)
@@ -38,14 +39,15 @@ done
 # A pretrained start (issue 21; every Track 1 team had one): the largest code trained
 # stand-alone under the GT protocol first (once per seed, kept in output/rank/largest/), the
 # supernet initialised from it with channels reordered by L1 importance; _kd also distils
-# from a frozen copy of it (dygraph engine). The stand-alone run is extra compute (the
-# report's budget note): about two minutes here.
+# from a frozen copy of it (dygraph engine). Extra compute: one stand-alone run of the
+# largest code under the config's `standalone` protocol per seed.
 for s in spos sandwich rdnas; do
   variants[${s}_init]="train.strategy=$s train.init=@INIT@ train.reorder=true"
 done
 # Few-shot supernets (the 2nd / 4th places): the base variant's supernet of the same seed (trained
-# here if not yet) split by stage-3 depth into the config's `fewshot` parts, each fine-tuned
-# `fewshot.epochs` (extra compute: 2 x 0.35 epochs by default), every code scored by its part's.
+# here if not yet) split by the config's `fewshot` stage and groups, each part fine-tuned
+# `fewshot.epochs` on top of the base's budget, every code scored by its part's. Their rows
+# carry no training history (the parts' own are in the parent's fewshot/ folder).
 for s in spos sandwich rdnas; do
   variants[${s}_fewshot]="@FEWSHOT@ $s"
 done
@@ -90,7 +92,7 @@ for seed in "${seeds[@]}"; do
       for o in ${variants[$base]}; do sets+=(--set "$o"); done
       python tools/fewshot.py train "${sets[@]}" --parent $parent
       predict=(python tools/fewshot.py predict "${sets[@]}" --parent $parent)
-      mkdir -p $out && cp $parent/history.json $out/history.json
+      mkdir -p $out
     else
       # shellcheck disable=SC2086
       bash tools/train.sh fashion_mnist seed=$seed train.out_dir=$out $ov --resume
@@ -102,11 +104,14 @@ for seed in "${seeds[@]}"; do
       --out $out/selection_scores.json --set score.images=${GT_IMAGES:-1024}
     if [[ ! -f $RES/sample/$tag.json ]]; then
       "${predict[@]}" --candidates output/rank/sample5k.json --out $out/sample_scores.json
+      # (separate commands: under set -e a failure inside `a && b` would not stop the script)
       python -c "import json, sys; s = json.load(open(sys.argv[1])); json.dump({k: round(v['acc'], 7) for k, v in s.items()}, open(sys.argv[2] + '.tmp', 'w'))" \
-        $out/sample_scores.json $RES/sample/$tag.json && mv $RES/sample/$tag.json.tmp $RES/sample/$tag.json
+        $out/sample_scores.json $RES/sample/$tag.json
+      mv $RES/sample/$tag.json.tmp $RES/sample/$tag.json
     fi
-    cp $out/history.json $RES/$tag.history.json
-    cp $out/selection_scores.json $RES/$tag.json.tmp && mv $RES/$tag.json.tmp $RES/$tag.json
+    if [[ -f $out/history.json ]]; then cp $out/history.json $RES/$tag.history.json; fi
+    cp $out/selection_scores.json $RES/$tag.json.tmp
+    mv $RES/$tag.json.tmp $RES/$tag.json
   done
 done
 for p in flops params synflow zen naswot; do

@@ -59,3 +59,14 @@ def test_kept_weights_are_the_measured_network_and_load_as_the_supernets_start(t
     x, _ = next(test.batches(32))
     np.testing.assert_allclose(DygraphInference(run_.net).predict(x), model.predict(x), rtol=1e-5, atol=1e-5)
     assert json.loads((path.parent / f"{path.stem}.json").read_text())["seed"] == 0
+
+
+def test_a_bad_weights_folder_is_one_line_before_any_training(tmp_path):
+    (tmp_path / "file").write_text("x")
+    code = Profile.from_section(load_config(None).profile).space.max_code()
+    for bad, msg in ((tmp_path / "file", "not a folder"), (tmp_path / "file" / "sub", "not a folder"), ("", "empty path")):
+        r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "train_standalone.py"), "--codes", code,
+                            "--out", str(tmp_path / "runs.jsonl"), "--weights", str(bad)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "--weights" in r.stderr and msg in r.stderr, r.stderr
+        assert not (tmp_path / "runs.jsonl").exists()

@@ -59,6 +59,7 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     vs_spos = rows[best]["kendall_tau"] - rows["spos"]["kendall_tau"]
     assert f"best strategy {best} " in r.stdout and f"{vs_spos:+.3f} vs spos" in r.stdout
     line = next(x for x in r.stdout.splitlines() if x.startswith("best strategy"))
+    assert "the best of 2 on this GT" in line
     d, lo, hi = (float(v) for v in line.split("vs spos (goal >= +0.10), ")[1].split(" vs flops")[0]
                  .replace("[", "").replace("]", "").replace(",", "").split())
     vs_flops = rows[best]["kendall_tau"] - rows["proxy-flops"]["kendall_tau"]

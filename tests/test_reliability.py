@@ -403,3 +403,41 @@ def test_a_tool_piped_into_head_ends_quietly(fm_profile):
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 141 and first.startswith(codes[0].encode())
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_a_reader_gone_before_the_last_flush_is_quiet_too(tmp_path):
+    """Short output still in the buffer at exit (stdout buffered, as outside this sandbox),
+    the reader already gone: no 'Exception ignored' line, SIGPIPE's status."""
+    import textwrap
+    script = tmp_path / "tool.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from track1.cli.common import run_main
+        def main():
+            sys.stdin.readline()            # wait until the reader has gone
+            print("one short line")
+        run_main(main)
+        """))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    r, w = os.pipe()
+    p = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=w, stderr=subprocess.PIPE, env=env)
+    os.close(w)
+    os.close(r)                                   # the reader goes before the tool writes
+    _, err = p.communicate(b"go\n", timeout=60)
+    assert p.returncode == 141 and b"Exception ignored" not in err and b"Traceback" not in err, err
+
+
+def test_a_broken_pipe_that_is_not_stdout_keeps_its_traceback(tmp_path):
+    import textwrap
+    script = tmp_path / "tool.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from track1.cli.common import run_main
+        def main():
+            raise BrokenPipeError(32, "a worker's pipe")
+        run_main(main)
+        """))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" in r.stderr and "a worker's pipe" in r.stderr

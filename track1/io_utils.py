@@ -40,6 +40,20 @@ def check_output_path(path, what: str = "output") -> Path:
     return target
 
 
+def check_output_dir(path, what: str = "output folder") -> Path:
+    """A folder files will be written into, checked before any work is done: it is a folder
+    (or can be created as one) and writable."""
+    if not str(path).strip():
+        raise OutputError(f"{what}: empty path")
+    target = Path(os.path.abspath(path))
+    existing = _nearest_existing(target)
+    if not existing.is_dir():
+        raise OutputError(f"{what} {quote(path)}: {quote(existing)} {describe(existing)}, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {quote(path)}: folder {quote(existing)} is not writable")
+    return target
+
+
 def atomic_write_bytes(path, data: bytes):
     """Write to a temporary file in the target's folder, fsync, then rename over the target.
     A symbolic link stays a link (its target is replaced); a directory or device is refused."""

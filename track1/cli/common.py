@@ -6,6 +6,7 @@ keeps its traceback."""
 from __future__ import annotations
 
 import os
+import select
 import sys
 
 from ..errors import UserError, one_line
@@ -21,16 +22,30 @@ def run_main(main):
     """Run `main()`: UserError -> one line and exit 2, Ctrl-C -> exit 130, a reader that
     closed the pipe (`tool | head`) -> quiet exit 141, as a program killed by SIGPIPE."""
     try:
-        sys.exit(main() or 0)
+        rc = main() or 0
+        sys.stdout.flush()          # inside the try: a reader gone before the last flush is caught too
     except UserError as e:
         fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except BrokenPipeError:
+        if not _stdout_closed():
+            raise                   # another pipe (a worker's, a socket): a bug, keep its traceback
         # Python would flush stdout again at exit and print a second error: point it at devnull.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(141)
+    sys.exit(rc)
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports POLLERR on its write end)."""
+    try:
+        p = select.poll()
+        p.register(sys.stdout.fileno(), select.POLLERR)
+        return any(ev & select.POLLERR for _, ev in p.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def entry(main):

@@ -140,6 +140,11 @@ def run_all(cfg, profile, tasks, out, jobs: int = 1, curve: bool = False, predic
     with FileLock(out):
         done = finished_pairs(out, protocol)
         todo = [(k, c, s) for k, c, s in tasks if (c, s) not in done]
+        if weights_dir:
+            bare = [(c, s) for _, c, s in tasks if (c, s) in done and not weights_path(weights_dir, c, s).exists()]
+            if bare:
+                log(f"warning: {len(bare)} run(s) finished in {out} before --weights have no weights in "
+                    f"{weights_dir} (e.g. {bare[0][0]} seed {bare[0][1]}): a new --out trains them again")
         split = f" over {world} ranks" if world > 1 else ""
         log(f"{len(tasks)} runs asked, {len(tasks) - len(todo)} already in {out}, {len(todo)} to do{split} "
             f"with {jobs} worker(s){' each' if split else ''} ({backend} backend on the {kind.upper()}), "

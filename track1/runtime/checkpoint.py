@@ -19,7 +19,10 @@ META_KEY = "__meta__"
 def save(path, arrays: dict, meta: dict):
     """Write `path`.npz (arrays + meta), then `path`.json (a copy of the meta, for people)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"checkpoint {quote(str(path) + '.npz')}: cannot create its folder ({e.strerror or e})") from None
     # A write killed before its rename leaves its temporary file: the next save removes it
     # (one writer per folder: training holds the out_dir's lock).
     for stale in path.parent.glob(f".{path.name}.*.npz"):

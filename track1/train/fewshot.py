@@ -74,9 +74,11 @@ def train_parts(cfg, profile_of, parent_dir, stage: int, groups, epochs: float, 
     return dirs
 
 
-def score_parts(part_dirs, candidates, cfg_of, out_dir, jobs: int = 1, log=print) -> list:
+def score_parts(part_dirs, candidates, cfg_of, out, jobs: int = 1, log=print) -> list:
     """Every candidate's score from the sub-supernet of its part: [score] in candidate order.
-    `cfg_of(trained)` gives the scoring config of a part's supernet."""
+    `cfg_of(trained)` gives the scoring config of a part's supernet. Partial results go next
+    to the submission `out` (OUT.part<k>.partial.jsonl), so two scorings of one set of parts
+    into different files (the GT's codes, then a sample) each resume their own."""
     from ..scoring.run import score_candidates
     from ..scoring.trained import load_trained
     trained = [load_trained(d) for d in part_dirs]
@@ -88,7 +90,7 @@ def score_parts(part_dirs, candidates, cfg_of, out_dir, jobs: int = 1, log=print
         if not mine:
             continue
         got = score_candidates(t, cfg_of(t), [candidates[i] for i in mine],
-                               Path(out_dir) / f"part{k}.partial.jsonl", jobs=jobs, log=log)
+                               Path(f"{out}.part{k}.partial.jsonl"), jobs=jobs, log=log)
         for j, i in enumerate(mine):
             scores[i] = got[j]
     return scores
