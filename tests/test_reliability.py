@@ -412,7 +412,6 @@ def test_a_reader_gone_before_the_last_flush_is_quiet_too(tmp_path):
     script = tmp_path / "tool.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
         from track1.cli.common import run_main
         def main():
             sys.stdin.readline()            # wait until the reader has gone
@@ -433,7 +432,6 @@ def test_a_broken_pipe_that_is_not_stdout_keeps_its_traceback(tmp_path):
     script = tmp_path / "tool.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
         from track1.cli.common import run_main
         def main():
             raise BrokenPipeError(32, "a worker's pipe")
