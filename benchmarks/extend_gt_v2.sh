@@ -17,7 +17,8 @@ if [[ ! -f $d/codes_ext.json ]]; then
   python tools/gt.py select --n $((n + 100)) --repeats 0 --seed 1 --out output/gt_ext_selection.json
   python tools/gt.py export output/gt_ext_selection.json --which all --out output/gt_ext_all.json
   python - "$d" "$n" <<'EOF'
-import json, os, sys
+import json, sys
+from track1.io_utils import atomic_write_json
 d, n = sys.argv[1], int(sys.argv[2])
 have = {json.loads(line)["arch"] for line in open(f"{d}/runs.jsonl")}
 cand = json.load(open("output/gt_ext_all.json"))
@@ -25,9 +26,7 @@ new = {k: {"arch": v["arch"]} for k, v in cand.items() if v["arch"] not in have}
 keep = dict(list(new.items())[:n])
 if len(keep) < n:
     raise SystemExit(f"extend_gt_v2: only {len(keep)} new codes in the selection, asked for {n}")
-with open(f"{d}/codes_ext.json.tmp", "w") as f:
-    json.dump(keep, f, indent=1)
-os.replace(f"{d}/codes_ext.json.tmp", f"{d}/codes_ext.json")
+atomic_write_json(f"{d}/codes_ext.json", keep, indent=1)
 print(f"extend_gt_v2: {len(keep)} new codes -> {d}/codes_ext.json")
 EOF
 fi

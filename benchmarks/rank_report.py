@@ -150,17 +150,17 @@ def add_blends(runs: dict, proxy: str) -> list:
     and the proxy's (BLEND_W), the competitor a reviewer asks for first. Returns the names."""
     p = rankdata(next(iter(runs[proxy].values())))
     names = []
-    for v in [v for v in runs if not is_proxy(v) and "+" not in v]:
+    for v in [v for v in runs if not is_proxy(v)]:
         name = f"{v}+{ranker_name(proxy)}"
         runs[name] = {s: BLEND_W * rankdata(x) + (1 - BLEND_W) * p for s, x in runs[v].items()}
         names.append(name)
     return names
 
 
-def goals(rows: list, vs_flops: dict) -> None:
+def goals(rows: list, vs_flops: dict, blends=frozenset()) -> None:
     """Issue 21's goals on mean tau: the best supernet recipe above FLOPs with a paired interval
     of the difference above 0, and at least 0.10 above SPOS."""
-    strat = [r for r in rows if not is_proxy(r["variant"]) and "+" not in r["variant"]]
+    strat = [r for r in rows if not is_proxy(r["variant"]) and r["variant"] not in blends]
     spos = next((r for r in strat if r["variant"] == "spos"), None)
     if not strat or spos is None:
         print("\ngoals not computed: no 'spos' score files")
@@ -197,16 +197,16 @@ def main():
     true = np.array([g["acc"] for g in gt.values()], float)
     cost = [PROFILE.cost(g["arch"]) for g in gt.values()]
     cap = ([c["macs"] for c in cost], [c["params"] for c in cost])
-    if a.blend:
-        for name in add_blends(runs, f"proxy-{a.blend}"):
-            size[name] = {s: kendall(p, cap[0]) for s, p in runs[name].items()}   # on the GT codes
+    blends = set(add_blends(runs, f"proxy-{a.blend}")) if a.blend else set()
+    for name in blends:
+        size[name] = {s: kendall(p, cap[0]) for s, p in runs[name].items()}   # on the GT codes
     diffs = paired_diff(runs, a.base, true, a.boot) if a.base in runs and a.boot else {}
     vs = {ref: paired_diff(runs, ref, true, a.boot) for ref in ("proxy-flops", "spos") if ref in runs and a.boot}
     rows = []
     for v, preds in runs.items():
         ms = {s: all_metrics(p, true) for s, p in sorted(preds.items())}
         mean = {k: float(np.mean([m[k] for m in ms.values()])) for k in next(iter(ms.values()))}
-        h = [hist[(v, s)] for s in ms if (v, s) in hist] if "+" not in v else []
+        h = [hist[(v, s)] for s in ms if (v, s) in hist]
         rows.append({"variant": v, "gt_n": len(true), "seeds": list(ms),
                      "kendall_tau_per_seed": [ms[s]["kendall_tau"] for s in ms], **mean,
                      "tau_with_macs": float(np.mean(list(size[v].values()))),
@@ -227,14 +227,14 @@ def main():
         print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
               f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {r['beyond_capacity']:+.3f} "
               f"| {acc} | {ds} |")
-    goals(rows, vs.get("proxy-flops", {}))
+    goals(rows, vs.get("proxy-flops", {}), blends)
     if a.blend:
         print(f"\nrank average with proxy {a.blend}: mean tau at weight w on the supernet's rank "
               f"(rows 'V+{a.blend}' above: w = {BLEND_W:g}, fixed in advance; the best w of this table is "
               "chosen on the GT and is no fair figure)\n")
         print("| variant | " + " | ".join(f"w={w:g}" for w in BLEND_WEIGHTS) + " |")
         print("|---|" + "---|" * len(BLEND_WEIGHTS))
-        for v, taus in blend_table({v: p for v, p in runs.items() if "+" not in v}, f"proxy-{a.blend}", true).items():
+        for v, taus in blend_table({v: p for v, p in runs.items() if v not in blends}, f"proxy-{a.blend}", true).items():
             print(f"| {v} | " + " | ".join(f"{t:+.3f}" for t in taus) + " |")
     if a.out:
         Path(a.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
