@@ -2,7 +2,11 @@
 `benchmarks/rank_strategies.sh` checked against the GT of the moment.
 
     python benchmarks/rank_report.py [--gt GT] [--dir benchmarks/results/rank] [--boot 2000] [--out R.jsonl]
-                                     [--blend PROXY] [--ranking ranking.json]
+                                     [--blend PROXY] [--ranking ranking.json] [--common]
+
+Every ranker is compared on the same codes: all of the GT's. A score file that lacks some of
+them (kept from before the GT grew) is left out, and the report names it; --common instead
+restricts the GT to the codes every score file holds (and says how many).
 
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
 its seeds (per-seed taus shown), the Kendall tau of its scores with MACs over all the kept
@@ -49,22 +53,30 @@ SPACE = PROFILE.space
 NAME = re.compile(r"^(?P<variant>.+?)(?:-s(?P<seed>\d+))?$")
 
 
-def load_runs(folder: Path, gt: dict):
-    """{variant: {seed: pred array}} in GT key order, the variants' training histories, and
-    {variant: {seed: tau(scores, MACs)}} over every code a score file holds."""
-    runs, hist, size = defaultdict(dict), {}, defaultdict(dict)
-    for f in sorted(folder.glob("*.json")):
-        if f.name.endswith(".history.json"):
-            continue
+def score_files(folder: Path) -> dict:
+    """{path: its entries} for every kept score file (not the training histories)."""
+    return {f: read_official(f, need_acc=True, what=f"score file {f.name}")
+            for f in sorted(folder.glob("*.json")) if not f.name.endswith(".history.json")}
+
+
+def load_runs(files: dict, gt: dict):
+    """{variant: {seed: pred array}} in GT key order, the variants' training histories,
+    {variant: {seed: tau(scores, MACs)}} over every code a score file holds, and {file name:
+    how many GT codes it lacks} for the files left out."""
+    runs, hist, size, short = defaultdict(dict), {}, defaultdict(dict), {}
+    for f, sub in files.items():
         m = NAME.match(f.stem)
         variant, seed = m["variant"], int(m["seed"] or 0)
-        sub = read_official(f, need_acc=True, what=f"score file {f.name}")
+        lacks = sum(k not in sub for k in gt)
+        if lacks:
+            short[f.name] = lacks
+            continue
         runs[variant][seed], _, _ = join(sub, gt, SPACE, subset=True)
         size[variant][seed] = kendall([e["acc"] for e in sub.values()], [PROFILE.macs(e["arch"]) for e in sub.values()])
-        h = folder / f"{f.stem}.history.json"
+        h = f.with_name(f"{f.stem}.history.json")
         if h.exists():
             hist[(variant, seed)] = json.loads(h.read_text())[-1]
-    return runs, hist, size
+    return runs, hist, size, short
 
 
 def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int = 0) -> dict:
@@ -184,16 +196,28 @@ def main():
     ap.add_argument("--out", help="also write one JSON line per variant here")
     ap.add_argument("--ranking", metavar="PATH", help="also write the ranking summary (JSON) here")
     ap.add_argument("--blend", metavar="PROXY", help="also rank-average each variant with this proxy (e.g. flops)")
+    ap.add_argument("--common", action="store_true",
+                    help="restrict the GT to the codes every score file holds (default: leave out the files that lack some)")
     a = ap.parse_args()
     try:
         gt = read_official(a.gt, need_acc=True, what="GT file")
-        runs, hist, size = load_runs(Path(a.dir), gt)
+        files = score_files(Path(a.dir))
+        if not files:
+            sys.exit(f"error: no score files in {a.dir}: run benchmarks/rank_strategies.sh first")
+        n_gt = len(gt)
+        if a.common:
+            gt = {k: g for k, g in gt.items() if all(k in sub for sub in files.values())}
+            if len(gt) < 3:
+                sys.exit(f"error: --common: the score files in {a.dir} share only {len(gt)} of the GT's {n_gt} codes")
+        runs, hist, size, short = load_runs(files, gt)
     except CandidateError as e:
         sys.exit(f"error: {e}")
     if not runs:
-        sys.exit(f"error: no score files in {a.dir}: run benchmarks/rank_strategies.sh first")
+        sys.exit(f"error: every score file in {a.dir} lacks some of the GT's {n_gt} codes: "
+                 "rerun benchmarks/rank_strategies.sh, or pass --common")
     if a.blend and f"proxy-{a.blend}" not in runs:
-        sys.exit(f"error: --blend {a.blend}: no proxy-{a.blend}.json in {a.dir}")
+        why = "lacks some of the GT's codes" if f"proxy-{a.blend}.json" in short else "is missing"
+        sys.exit(f"error: --blend {a.blend}: proxy-{a.blend}.json in {a.dir} {why}")
     true = np.array([g["acc"] for g in gt.values()], float)
     cost = [PROFILE.cost(g["arch"]) for g in gt.values()]
     cap = ([c["macs"] for c in cost], [c["params"] for c in cost])
@@ -215,7 +239,12 @@ def main():
                      "val_acc_smallest": float(np.mean([x["val_acc_smallest"] for x in h])) if h else None,
                      "tau_minus_base": diffs.get(v)})
     rows.sort(key=lambda r: -r["kendall_tau"])
-    print(f"GT: {a.gt} ({len(true)} codes); paired bootstrap vs '{a.base}' over codes, {a.boot} resamples\n")
+    common = f", the {len(true)} of its {n_gt} codes every score file holds (--common)" if a.common else ""
+    print(f"GT: {a.gt} ({len(true)} codes{common}); paired bootstrap vs '{a.base}' over codes, {a.boot} resamples")
+    if short:
+        print(f"left out, lacking GT codes (kept from a smaller GT; rank_strategies.sh redoes them): "
+              + ", ".join(f"{n} ({k} codes)" for n, k in short.items()))
+    print()
     print("| variant | seeds | tau per seed | mean tau | mean |Pearson| | Spearman | top-10% | tau with MACs "
           f"| beyond capacity | val acc largest / smallest | tau - {a.base} [95%] |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

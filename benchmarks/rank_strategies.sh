@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The ranking benchmark (issues 5, 21): every strategy (and the RD-NAS ablations) trained with
-# the same supernet budget and seeds, its supernet scoring all 100 codes of the GT selection
-# (the _init and _fewshot levers spend extra compute on top: their comments say what).
+# the same supernet budget and seeds, its supernet scoring every code of the GT of the moment
+# and those its build is adding (the GT folder's gt.json plus its codes_*.json lists, so the
+# scores are kept for an extended GT before its runs land; the _init and _fewshot levers
+# spend extra compute on top: their comments say what).
 #   bash benchmarks/rank_strategies.sh [SEEDS...]        (default seeds: 0 1)
 #   VARIANTS="spos rdnas" bash benchmarks/rank_strategies.sh 2   (only these variants)
 #   python benchmarks/rank_report.py --blend flops         (the table, against the GT of the moment)
 # The scores are kept in benchmarks/results/rank/ (official format, one file per variant and
 # seed; sample/ holds each run's scores of a fixed 5,000-candidate sample, for the supernet's
 # own seed-to-seed tau), so the report can be redone on any GT without retraining anything.
-# Resumable: a finished variant is skipped, an unfinished training continues (--resume).
+# Resumable: a finished variant is skipped, an unfinished training continues (--resume). A kept
+# score file that lacks some of the codes (the GT grew) is redone: rescored from the kept
+# supernet, or retrained (same seed, same budget) when output/ no longer has it; its scores of
+# the codes it had must come out the same, and benchmarks/same_scores.py says whether they do.
 # Budget: the default config's (about 15 minutes of training per run on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SEL=benchmarks/gt/fashion_mnist/selection.json
 RES=benchmarks/results/rank
 mkdir -p "$RES" output/rank
 seeds=(${@:-0 1})
@@ -56,7 +60,25 @@ names=(${VARIANTS:-spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming
 for name in "${names[@]}"; do
   [[ -n ${variants[$name]:-} ]] || { echo "error: unknown variant '$name' in VARIANTS (known: ${!variants[*]})" >&2; exit 2; }
 done
-python tools/gt.py export $SEL --which all --out output/rank/selection_codes.json > /dev/null
+GT=$(python tools/gt.py path)
+python - "$(dirname "$GT")" output/rank/selection_codes.json <<'EOF'
+import json, sys
+from pathlib import Path
+from track1.io_utils import atomic_write_json
+d = Path(sys.argv[1])
+codes = {k: {"arch": v["arch"]} for k, v in json.loads((d / "gt.json").read_text()).items()}
+for f in sorted(d.glob("codes_*.json")):
+    for k, v in json.loads(f.read_text()).items():
+        if codes.setdefault(k, {"arch": v["arch"]})["arch"] != v["arch"]:
+            raise SystemExit(f"rank_strategies.sh: key '{k}' has two codes ({d / 'gt.json'}, {f})")
+atomic_write_json(sys.argv[2], codes)
+print(f"{len(codes)} codes to score: {d}/gt.json and its codes_*.json")
+EOF
+# covers FILE: does the kept score file hold every code to score?
+covers() {
+  python -c "import json, sys; sys.exit(not set(json.load(open(sys.argv[2]))) <= set(json.load(open(sys.argv[1]))))" \
+    "$1" output/rank/selection_codes.json
+}
 # A fixed sample of 5,000 official candidates (seed 0): a supernet's own seed-to-seed tau on
 # it says whether it ranks consistently at all (a supernet that disagrees with itself cannot rank).
 mkdir -p $RES/sample
@@ -74,7 +96,11 @@ EOF
 for seed in "${seeds[@]}"; do
   for name in "${names[@]}"; do
     tag=$name-s$seed
-    [[ -f $RES/$tag.json ]] && { echo "$tag: done"; continue; }
+    if [[ -f $RES/$tag.json ]]; then
+      if covers $RES/$tag.json; then echo "$tag: done"; continue; fi
+      mv $RES/$tag.json $RES/$tag.json.partial
+      echo "$tag: its kept scores lack some of the codes to score: redone"
+    fi
     out=output/rank/$tag
     ov=${variants[$name]}
     if [[ $ov == *@INIT@* ]]; then
@@ -110,11 +136,15 @@ for seed in "${seeds[@]}"; do
       mv $RES/sample/$tag.json.tmp $RES/sample/$tag.json
     fi
     if [[ -f $out/history.json ]]; then cp $out/history.json $RES/$tag.history.json; fi
+    if [[ -f $RES/$tag.json.partial ]]; then
+      python benchmarks/same_scores.py $RES/$tag.json.partial $out/selection_scores.json
+      rm $RES/$tag.json.partial
+    fi
     cp $out/selection_scores.json $RES/$tag.json.tmp
     mv $RES/$tag.json.tmp $RES/$tag.json
   done
 done
 for p in flops params synflow zen naswot; do
-  [[ -f $RES/proxy-$p.json ]] || python tools/proxies.py --proxy $p --candidates output/rank/selection_codes.json --out $RES/proxy-$p.json
+  [[ -f $RES/proxy-$p.json ]] && covers $RES/proxy-$p.json || python tools/proxies.py --proxy $p --candidates output/rank/selection_codes.json --out $RES/proxy-$p.json
 done
 python benchmarks/rank_report.py --blend flops

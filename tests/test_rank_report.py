@@ -82,7 +82,7 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     assert np.allclose(taus, want, atol=6e-4)
     assert np.isclose(want[0], rows["proxy-flops"]["kendall_tau"]) and np.isclose(want[-1], rows["good"]["kendall_tau"])
     r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--blend", "zen")
-    assert r.returncode != 0 and "no proxy-zen.json" in r.stderr
+    assert r.returncode != 0 and "proxy-zen.json" in r.stderr and "is missing" in r.stderr
 
 
 def test_no_score_files_is_one_line_error(tmp_path, fm_profile):
@@ -130,3 +130,54 @@ def test_the_ranking_summary_names_flops_and_holds_paired_intervals_and_self_con
     k = sorted(sample)
     assert np.isclose(good["self_tau_5k"], stats.kendalltau([sample[x] for x in k], [noisy[x] for x in k])[0])
     assert "self_tau_5k" not in res["rankers"]["spos"]
+
+
+def test_a_score_file_lacking_gt_codes_is_left_out_or_the_gt_restricted(tmp_path, fm_profile):
+    """A kept score file from before the GT grew is not silently compared on fewer codes: it is
+    left out and named, or --common compares everyone on the codes all files hold."""
+    n = 30
+    codes = fm_profile.space.sample_codes(n, seed=7)
+    keys = [f"arch{i}" for i in range(n)]
+    rng = np.random.default_rng(3)
+    true = rng.random(n)
+    gt, runs = tmp_path / "gt.json", tmp_path / "rank"
+    runs.mkdir()
+    _official(gt, keys, codes, true)
+    full, old = true + 0.3 * rng.random(n), true + 0.3 * rng.random(n)
+    _official(runs / "full-s0.json", keys, codes, full)
+    _official(runs / "old-s0.json", keys[:20], codes[:20], old[:20])
+    out = tmp_path / "r.jsonl"
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "left out, lacking GT codes" in r.stdout and "old-s0.json (10 codes)" in r.stdout
+    rows = {row["variant"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert set(rows) == {"full"} and rows["full"]["gt_n"] == n
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--out", out, "--common")
+    assert r.returncode == 0, r.stderr
+    assert f"the 20 of its {n} codes every score file holds" in r.stdout and "left out" not in r.stdout
+    rows = {row["variant"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert set(rows) == {"full", "old"} and rows["old"]["gt_n"] == 20
+    assert np.isclose(rows["full"]["kendall_tau"], stats.kendalltau(full[:20], true[:20])[0])
+    # nothing covers the GT: one line that says what to do
+    (runs / "full-s0.json").unlink()
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0")
+    assert r.returncode != 0 and r.stderr.strip().count("\n") == 0 and "--common" in r.stderr
+
+
+def test_same_scores_says_whether_a_redone_file_agrees(tmp_path, fm_profile):
+    codes = fm_profile.space.sample_codes(5, seed=8)
+    keys = [f"arch{i}" for i in range(5)]
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    _official(a, keys[:3], codes[:3], [0.1, 0.2, 0.3])
+    _official(b, keys[::-1], codes[::-1], [0.9, 0.8, 0.3, 0.2, 0.1])   # same values for a's keys, other order
+    _official(c, keys, codes, [0.3, 0.2, 0.1, 0.4, 0.5])
+    tool = os.path.join(REPO, "benchmarks", "same_scores.py")
+
+    def run(*args):
+        return subprocess.run([sys.executable, tool, *map(str, args)], capture_output=True, text=True, timeout=60)
+    r = run(a, b)
+    assert r.returncode == 0 and "3 codes in common: identical scores" in r.stdout
+    r = run(a, c)
+    assert r.returncode == 0 and "scores differ (max |difference| 0.2" in r.stdout and "tau between them -1.000" in r.stdout
+    r = run(a, tmp_path / "none.json")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.json" in r.stderr
