@@ -11,7 +11,10 @@ restricts the GT to the codes every score file holds (and says how many).
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
 its seeds (per-seed taus shown), the Kendall tau of its scores with MACs over all the kept
 codes (how far it just follows size), what it knows beyond capacity (partial Spearman with
-the GT given MACs and params; FLOPs scores 0), the largest and smallest sub-network's validation accuracy
+the GT given MACs and params; FLOPs scores 0; a second table gives its interval, the tau
+within MAC fifths, and how high the GT lets that partial correlation go: about
+sqrt(R_res), R_res the reliability of what capacity does not explain in the GT, from the
+residual ICC of its codes run twice), the largest and smallest sub-network's validation accuracy
 at the end of training, and the difference of its mean tau to the baseline variant's with a
 95% interval from a paired bootstrap over the GT codes (both rankings resampled on the same
 codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
@@ -44,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from track1.candidates import CandidateError, read_official  # noqa: E402
 from track1.check import join  # noqa: E402
 from track1.config import load_config  # noqa: E402
-from track1.metrics import all_metrics, beyond_capacity, kendall  # noqa: E402
+from track1.metrics import (all_metrics, beyond_capacity, beyond_capacity_interval, gt_reliability,  # noqa: E402
+                            kendall, residual_icc, residual_icc_interval, within_strata_tau)
 from track1.profile import Profile  # noqa: E402
 
 PROFILE = Profile.from_section(load_config(None).profile)          # the candidates' (fashion_mnist's)
@@ -121,7 +125,53 @@ def ranker_name(variant: str) -> str:
     return variant[len("proxy-"):] if is_proxy(variant) else variant
 
 
-def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict) -> dict:
+def gt_residual(gt_path, keys, cost, n_boot: int) -> dict | None:
+    """What the GT holds beyond capacity: the residual ICC (log MACs + log params removed) of
+    its codes run at least twice (first two seeds), with an interval, the reliability of the
+    GT values' residual part (means of each code's seeds) and its square root, about the
+    highest partial correlation with the GT that a ranker knowing the noise-free values could
+    show. None for a GT without per-seed values."""
+    try:
+        raw = json.loads(Path(gt_path).read_text())
+        seeds = [[float(v) for v in raw[k]["seeds"].values()] for k in keys]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    two = [i for i, x in enumerate(seeds) if len(x) >= 2]
+    if len(two) < 8:
+        return None
+    mat = np.array([seeds[i][:2] for i in two])
+    macs, params = ([cost[i][c] for i in two] for c in ("macs", "params"))
+    r = residual_icc(mat, macs, params)
+    rel = gt_reliability(r, [max(1, len(x)) for x in seeds])
+    return {"residual_icc": r, "n_repeated": len(two),
+            "residual_icc_ci": list(residual_icc_interval(mat, macs, params, n_boot)) if n_boot else None,
+            "residual_reliability": rel, "beyond_capacity_ceiling": float(np.sqrt(rel))}
+
+
+def capacity_table(rows: list, runs: dict, true, cap, resid: dict | None, n_boot: int) -> None:
+    """The second table: what each ranker knows among codes of alike size."""
+    if resid:
+        ci = resid["residual_icc_ci"]
+        ci = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+        print(f"\nbeyond capacity: the GT's residual ICC {resid['residual_icc']:+.3f}{ci} "
+              f"({resid['n_repeated']} codes run twice), reliability of its residual part "
+              f"{resid['residual_reliability']:.3f}: a ranker that knew the noise-free values would show a "
+              f"partial Spearman of about {resid['beyond_capacity_ceiling']:.2f}\n")
+    else:
+        print("\nbeyond capacity (the GT has no per-seed values: no ceiling)\n")
+    print("| ranker | partial Spearman given MACs, params [95%] | tau within MAC fifths |")
+    print("|---|---|---|")
+    for r in sorted(rows, key=lambda r: -r["beyond_capacity"]):
+        preds = np.stack(list(runs[r["variant"]].values()))
+        if n_boot:
+            r["beyond_capacity_ci"] = list(beyond_capacity_interval(preds, true, *cap, n_boot=n_boot))
+        r["tau_within_mac_strata"] = float(np.mean([within_strata_tau(p, true, cap[0]) for p in preds]))
+        ci = r.get("beyond_capacity_ci")
+        ci = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+        print(f"| {r['variant']} | {r['beyond_capacity']:+.3f}{ci} | {r['tau_within_mac_strata']:+.3f} |")
+
+
+def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict, resid: dict | None = None) -> dict:
     """The issue's ranking.json: {"gt", "rankers": {name: figures}}; `vs` maps a reference
     ranker's variant name to its paired_diff result."""
     out = {}
@@ -129,13 +179,16 @@ def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict) -> dict:
         v = r["variant"]
         e = {"kendall_tau": r["kendall_tau"], "pearson_abs": r["pearson_abs"], "seeds": len(r["seeds"]),
              "beyond_capacity": r["beyond_capacity"]}
+        for k in ("beyond_capacity_ci", "tau_within_mac_strata"):
+            if k in r:
+                e[k] = r[k]
         for ref, diffs in vs.items():
             if v in diffs:
                 e[f"tau_vs_{ranker_name(ref)}"] = [diffs[v][1], diffs[v][2]]
         if v in selfc:
             e["self_tau_5k"] = selfc[v]
         out[ranker_name(v)] = e
-    return {"gt": gt_path, "rankers": out}
+    return {"gt": gt_path, "rankers": out, **({"gt_beyond_capacity": resid} if resid else {})}
 
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -257,6 +310,8 @@ def main():
               f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {r['beyond_capacity']:+.3f} "
               f"| {acc} | {ds} |")
     goals(rows, vs.get("proxy-flops", {}), blends)
+    resid = gt_residual(a.gt, list(gt), cost, a.boot)
+    capacity_table(rows, runs, true, cap, resid, a.boot)
     if a.blend:
         print(f"\nrank average with proxy {a.blend}: mean tau at weight w on the supernet's rank "
               f"(rows 'V+{a.blend}' above: w = {BLEND_W:g}, fixed in advance; the best w of this table is "
@@ -274,7 +329,7 @@ def main():
         gt = Path(a.gt).resolve()
         # The checkout's own GT by its path in the checkout: the file means the same on every clone.
         shown = str(gt.relative_to(ROOT)) if gt.is_relative_to(ROOT) else str(a.gt)
-        Path(a.ranking).write_text(json.dumps(ranking_summary(shown, rows, vs, selfc), indent=1) + "\n")
+        Path(a.ranking).write_text(json.dumps(ranking_summary(shown, rows, vs, selfc, resid), indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -181,3 +181,40 @@ def test_same_scores_says_whether_a_redone_file_agrees(tmp_path, fm_profile):
     assert r.returncode == 0 and "scores differ (max |difference| 0.2" in r.stdout and "tau between them -1.000" in r.stdout
     r = run(a, tmp_path / "none.json")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.json" in r.stderr
+
+
+def test_beyond_capacity_table_and_the_gt_residual_ceiling(tmp_path, fm_profile):
+    """The second table's figures in ranking.json: each ranker's partial Spearman interval
+    (seeds resampled together) and tau within MAC fifths, and the GT's residual ICC and
+    ceiling from its per-seed values, as track1.metrics computes them."""
+    from track1.metrics import beyond_capacity_interval, gt_reliability, residual_icc, within_strata_tau
+    n = 40
+    codes = fm_profile.space.sample_codes(n, seed=9)
+    keys = [f"arch{i}" for i in range(n)]
+    rng = np.random.default_rng(4)
+    cost = [fm_profile.cost(c) for c in codes]
+    macs, params = (np.array([c[k] for c in cost], float) for k in ("macs", "params"))
+    hidden = rng.normal(0, 1, n)
+    seeds = np.log(macs)[:, None] + hidden[:, None] + 0.5 * rng.normal(0, 1, (n, 2))
+    true = seeds.mean(1)
+    gt, runs = tmp_path / "gt.json", tmp_path / "rank"
+    runs.mkdir()
+    gt.write_text(json.dumps({k: {"arch": c, "acc": float(t), "seeds": {"0": float(a), "1": float(b)}}
+                              for k, c, t, (a, b) in zip(keys, codes, true, seeds)}))
+    preds = [hidden + rng.normal(0, 1, n) for _ in range(2)]
+    for s, p in enumerate(preds):
+        _official(runs / f"good-s{s}.json", keys, codes, p)
+    _official(runs / "proxy-flops.json", keys, codes, macs)
+    out = tmp_path / "ranking.json"
+    r = _report("--gt", gt, "--dir", runs, "--boot", "300", "--ranking", out)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    g = res["gt_beyond_capacity"]
+    want = residual_icc(seeds, macs, params)
+    assert np.isclose(g["residual_icc"], want) and g["n_repeated"] == n
+    assert np.isclose(g["beyond_capacity_ceiling"], np.sqrt(gt_reliability(want, [2] * n)))
+    good = res["rankers"]["good"]
+    assert np.allclose(good["beyond_capacity_ci"], beyond_capacity_interval(np.stack(preds), true, macs, params, n_boot=300))
+    assert np.isclose(good["tau_within_mac_strata"], np.mean([within_strata_tau(p, true, macs) for p in preds]))
+    assert good["beyond_capacity_ci"][0] > 0 and res["rankers"]["flops"]["beyond_capacity"] == 0
+    assert "partial Spearman of about" in r.stdout

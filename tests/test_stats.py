@@ -343,3 +343,31 @@ def test_gt_compare_pairs_two_protocols_on_their_common_codes(tmp_path):
     c = _write(tmp_path / "c.jsonl", rows(0.001, 25)[:4])
     r = _gt_tool("compare", a, c)
     assert r.returncode == 2 and "share fewer than 3 codes" in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+def test_beyond_capacity_interval_of_a_seed_stack_and_the_within_strata_tau():
+    """A stack of seeds gives the interval of their mean (it holds the mean of the per-seed
+    values, and a single row equals the 1-D call). Within MAC strata: the GT itself scores 1,
+    a ranker constant inside every stratum has no order to show there (nan), one that knows
+    the hidden term scores well above 0 and a random one near 0."""
+    from track1.metrics import beyond_capacity, beyond_capacity_interval, within_strata_tau
+    rng = np.random.default_rng(5)
+    n = 100
+    macs = rng.lognormal(15, 0.3, n)
+    params = macs ** 0.8 * rng.lognormal(0, 0.1, n)
+    hidden = rng.normal(0, 1, n)
+    true = np.log(macs) / 0.3 + hidden
+    seeds = np.stack([hidden + rng.normal(0, 1, n), hidden + rng.normal(0, 1, n)])
+    lo, hi = beyond_capacity_interval(seeds, true, macs, params, n_boot=400)
+    mean = np.mean([beyond_capacity(x, true, macs, params) for x in seeds])
+    assert lo < mean < hi and lo > 0
+    assert beyond_capacity_interval(seeds[:1], true, macs, params, n_boot=200) == \
+        beyond_capacity_interval(seeds[0], true, macs, params, n_boot=200)
+    assert np.isclose(within_strata_tau(true, true, macs), 1.0)
+    strata = np.array_split(np.argsort(macs, kind="stable"), 5)
+    step = np.zeros(n)
+    for i, g in enumerate(strata):
+        step[g] = i                                    # knows the stratum, nothing inside it
+    assert np.isnan(within_strata_tau(step, true, macs))
+    assert within_strata_tau(hidden, true, macs) > 0.4
+    assert abs(within_strata_tau(rng.normal(0, 1, n), true, macs)) < 0.2

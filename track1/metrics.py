@@ -241,10 +241,23 @@ def beyond_capacity(pred, true, macs, params) -> float:
 
 def beyond_capacity_interval(pred, true, macs, params, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
     """Percentile bootstrap interval of `beyond_capacity` over codes (the fit redone on each
-    resample)."""
-    v = [np.asarray(x, float) for x in (pred, true, macs, params)]
+    resample). `pred` may be a stack (seeds, n) of one ranker's seeds: the interval is then
+    that of their mean, every seed resampled on the same codes."""
+    preds = np.atleast_2d(np.asarray(pred, float))
+    v = [np.asarray(x, float) for x in (true, macs, params)]
     idx = np.random.default_rng(seed).integers(0, len(v[0]), (n_boot, len(v[0])))
-    return _percentile_interval(_partial_rank_stack(*(x[idx] for x in v)), level)
+    stat = np.mean([_partial_rank_stack(p[idx], *(x[idx] for x in v)) for p in preds], axis=0)
+    return _percentile_interval(stat, level)
+
+
+def within_strata_tau(pred, true, macs, strata: int = 5) -> float:
+    """Kendall tau within MAC strata: the codes cut into `strata` groups of about equal size by
+    MACs, tau computed in each and averaged. What a ranker knows among codes of alike size
+    (FLOPs still scores above 0 here: MACs vary inside a stratum)."""
+    pred, true = np.asarray(pred, float), np.asarray(true, float)
+    groups = np.array_split(np.argsort(np.asarray(macs, float), kind="stable"), strata)
+    taus = [kendall(pred[g], true[g]) for g in groups if len(g) > 2 and np.ptp(true[g]) > 0 and np.ptp(pred[g]) > 0]
+    return float(np.mean(taus)) if taus else float("nan")
 
 
 def gt_reliability(icc_value: float, seeds_per_code) -> float:
