@@ -290,6 +290,10 @@ def main():
                      "beyond_capacity": float(np.mean([beyond_capacity(p, true, *cap) for p in preds.values()])),
                      "val_acc_largest": float(np.mean([x["val_acc_largest"] for x in h])) if h else None,
                      "val_acc_smallest": float(np.mean([x["val_acc_smallest"] for x in h])) if h else None,
+                     # the training's length and wall time (its last history entry; the time is
+                     # only comparable between runs that had the machine to themselves)
+                     "epochs": float(np.mean([x["epoch"] for x in h])) if h else None,
+                     "train_s": float(np.mean([x["time_s"] for x in h])) if h else None,
                      "tau_minus_base": diffs.get(v)})
     rows.sort(key=lambda r: -r["kendall_tau"])
     common = f", the {len(true)} of its {n_gt} codes every score file holds (--common)" if a.common else ""
@@ -299,16 +303,17 @@ def main():
               + ", ".join(f"{n} ({k} codes)" for n, k in short.items()))
     print()
     print("| variant | seeds | tau per seed | mean tau | mean |Pearson| | Spearman | top-10% | tau with MACs "
-          f"| beyond capacity | val acc largest / smallest | tau - {a.base} [95%] |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          f"| beyond capacity | val acc largest / smallest | epochs / train s | tau - {a.base} [95%] |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         acc = (f"{r['val_acc_largest']:.4f} / {r['val_acc_smallest']:.4f}" if r["val_acc_largest"] is not None else "")
+        spent = f"{r['epochs']:.1f} / {r['train_s']:.0f}" if r["epochs"] is not None else ""
         d = r["tau_minus_base"]
         ds = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else ""
         taus = " ".join(f"{t:+.3f}" for t in r["kendall_tau_per_seed"])
         print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
               f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {r['beyond_capacity']:+.3f} "
-              f"| {acc} | {ds} |")
+              f"| {acc} | {spent} | {ds} |")
     goals(rows, vs.get("proxy-flops", {}), blends)
     resid = gt_residual(a.gt, list(gt), cost, a.boot)
     capacity_table(rows, runs, true, cap, resid, a.boot)

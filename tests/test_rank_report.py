@@ -37,7 +37,8 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
         # reversed entry order: a join by position would pair the wrong codes
         _official(runs / f"{variant}-s{seed}.json", keys[::-1], codes[::-1], p[::-1])
     _official(runs / "proxy-flops.json", keys, codes, macs)
-    (runs / "good-s0.history.json").write_text(json.dumps([{"val_acc_largest": 0.8, "val_acc_smallest": 0.6}]))
+    (runs / "good-s0.history.json").write_text(json.dumps([{"val_acc_largest": 0.8, "val_acc_smallest": 0.6,
+                                                            "epoch": 1.4, "time_s": 321.0}]))
     out = tmp_path / "r.jsonl"
     r = _report("--gt", gt, "--dir", runs, "--base", "spos", "--boot", "200", "--out", out)
     assert r.returncode == 0, r.stderr
@@ -49,6 +50,8 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     assert np.isclose(rows["good"]["tau_with_macs"],
                       np.mean([stats.kendalltau(preds[("good", s)], macs)[0] for s in (0, 1)]))
     assert rows["good"]["val_acc_largest"] == 0.8 and rows["spos"]["val_acc_largest"] is None
+    assert rows["good"]["epochs"] == 1.4 and rows["good"]["train_s"] == 321.0 and rows["spos"]["epochs"] is None
+    assert "| 1.4 / 321 |" in r.stdout
     d, lo, hi = rows["good"]["tau_minus_base"]
     base_tau = stats.kendalltau(preds[("spos", 0)], true)[0]
     assert lo < rows["good"]["kendall_tau"] - base_tau < hi and lo < d < hi
