@@ -9,12 +9,13 @@ them (kept from before the GT grew) is left out, and the report names it; --comm
 restricts the GT to the codes every score file holds (and says how many).
 
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
-its seeds (per-seed taus shown), the Kendall tau of its scores with MACs over all the kept
-codes (how far it just follows size), what it knows beyond capacity (partial Spearman with
-the GT given MACs and params; FLOPs scores 0; a second table gives its interval, the tau
-within MAC fifths, and how high the GT lets that partial correlation go: about
-sqrt(R_res), R_res the reliability of what capacity does not explain in the GT, from the
-residual ICC of its codes run twice), the largest and smallest sub-network's validation accuracy
+its seeds (per-seed taus shown), the Kendall tau of its scores with MACs on the GT codes
+(how far it just follows size), what it knows beyond capacity (partial Spearman with
+the GT given MACs and params; FLOPs scores 0; a second table gives its interval over codes,
+the tau within MAC fifths, and how high the GT lets that partial correlation go: about
+sqrt(R_res), R_res the reliability of what capacity does not explain in the GT's values,
+from the same partial Spearman between the two seeds of its codes run twice, Spearman-Brown
+to its seeds per code), the epochs trained, the largest and smallest sub-network's validation accuracy
 at the end of training, and the difference of its mean tau to the baseline variant's with a
 95% interval from a paired bootstrap over the GT codes (both rankings resampled on the same
 codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
@@ -48,7 +49,7 @@ from track1.candidates import CandidateError, read_official  # noqa: E402
 from track1.check import join  # noqa: E402
 from track1.config import load_config  # noqa: E402
 from track1.metrics import (all_metrics, beyond_capacity, beyond_capacity_interval, gt_reliability,  # noqa: E402
-                            kendall, residual_icc, residual_icc_interval, within_strata_tau)
+                            kendall, residual_icc, residual_icc_interval, seed_partial_spearman, within_strata_tau)
 from track1.profile import Profile  # noqa: E402
 
 PROFILE = Profile.from_section(load_config(None).profile)          # the candidates' (fashion_mnist's)
@@ -64,10 +65,9 @@ def score_files(folder: Path) -> dict:
 
 
 def load_runs(files: dict, gt: dict):
-    """{variant: {seed: pred array}} in GT key order, the variants' training histories,
-    {variant: {seed: tau(scores, MACs)}} over every code a score file holds, and {file name:
-    how many GT codes it lacks} for the files left out."""
-    runs, hist, size, short = defaultdict(dict), {}, defaultdict(dict), {}
+    """{variant: {seed: pred array}} in GT key order, the variants' training histories (last
+    entries), and {file name: how many GT codes it lacks} for the files left out."""
+    runs, hist, short = defaultdict(dict), {}, {}
     for f, sub in files.items():
         m = NAME.match(f.stem)
         variant, seed = m["variant"], int(m["seed"] or 0)
@@ -76,11 +76,11 @@ def load_runs(files: dict, gt: dict):
             short[f.name] = lacks
             continue
         runs[variant][seed], _, _ = join(sub, gt, SPACE, subset=True)
-        size[variant][seed] = kendall([e["acc"] for e in sub.values()], [PROFILE.macs(e["arch"]) for e in sub.values()])
         h = f.with_name(f"{f.stem}.history.json")
-        if h.exists():
-            hist[(variant, seed)] = json.loads(h.read_text())[-1]
-    return runs, hist, size, short
+        entries = json.loads(h.read_text()) if h.exists() else None
+        if entries:
+            hist[(variant, seed)] = entries[-1]
+    return runs, hist, short
 
 
 def paired_diff(runs: dict, base: str, true: np.ndarray, n_boot: int, seed: int = 0) -> dict:
@@ -126,11 +126,13 @@ def ranker_name(variant: str) -> str:
 
 
 def gt_residual(gt_path, keys, cost, n_boot: int) -> dict | None:
-    """What the GT holds beyond capacity: the residual ICC (log MACs + log params removed) of
-    its codes run at least twice (first two seeds), with an interval, the reliability of the
-    GT values' residual part (means of each code's seeds) and its square root, about the
-    highest partial correlation with the GT that a ranker knowing the noise-free values could
-    show. None for a GT without per-seed values."""
+    """What the GT holds beyond capacity, from its codes run at least twice (first two seeds):
+    the residual ICC (log MACs + log params removed, as tools/gt.py summary reports it), and
+    the partial Spearman between the two seeds given the ranks of MACs and params, the
+    statistic of the `beyond capacity` column; Spearman-Brown to the GT's seeds per code, its
+    square root is about the highest partial Spearman with the GT that a ranker knowing the
+    noise-free values could show (metrics.seed_partial_spearman). Intervals: bootstrap over
+    the repeated codes, the ceiling's mapped from its ends. None for a GT without per-seed values."""
     try:
         raw = json.loads(Path(gt_path).read_text())
         seeds = [[float(v) for v in raw[k]["seeds"].values()] for k in keys]
@@ -141,37 +143,48 @@ def gt_residual(gt_path, keys, cost, n_boot: int) -> dict | None:
         return None
     mat = np.array([seeds[i][:2] for i in two])
     macs, params = ([cost[i][c] for i in two] for c in ("macs", "params"))
-    r = residual_icc(mat, macs, params)
-    rel = gt_reliability(r, [max(1, len(x)) for x in seeds])
-    return {"residual_icc": r, "n_repeated": len(two),
-            "residual_icc_ci": list(residual_icc_interval(mat, macs, params, n_boot)) if n_boot else None,
-            "residual_reliability": rel, "beyond_capacity_ceiling": float(np.sqrt(rel))}
+    per_code = [max(1, len(x)) for x in seeds]
+    ceiling = lambda r: float(np.sqrt(gt_reliability(r, per_code)))     # noqa: E731
+    out = {"n_repeated": len(two), "residual_icc": residual_icc(mat, macs, params)}
+    if n_boot:
+        out["residual_icc_ci"] = residual_icc_interval(mat, macs, params, n_boot)
+        r, ci = seed_partial_spearman(mat, macs, params, n_boot)
+        out.update(seed_partial_spearman=r, seed_partial_spearman_ci=ci,
+                   beyond_capacity_ceiling=ceiling(r), beyond_capacity_ceiling_ci=[ceiling(v) for v in ci] if ci else None)
+    else:
+        r = seed_partial_spearman(mat, macs, params)
+        out.update(seed_partial_spearman=r, beyond_capacity_ceiling=ceiling(r))
+    return out
+
+
+def interval(ci) -> str:
+    return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
 
 
 def capacity_table(rows: list, runs: dict, true, cap, resid: dict | None, n_boot: int) -> None:
     """The second table: what each ranker knows among codes of alike size."""
     if resid:
-        ci = resid["residual_icc_ci"]
-        ci = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
-        print(f"\nbeyond capacity: the GT's residual ICC {resid['residual_icc']:+.3f}{ci} "
-              f"({resid['n_repeated']} codes run twice), reliability of its residual part "
-              f"{resid['residual_reliability']:.3f}: a ranker that knew the noise-free values would show a "
-              f"partial Spearman of about {resid['beyond_capacity_ceiling']:.2f}\n")
+        print(f"\nbeyond capacity, what the GT lets show ({resid['n_repeated']} codes run twice): residual ICC "
+              f"{resid['residual_icc']:+.3f}{interval(resid.get('residual_icc_ci'))}; partial Spearman of its two seeds "
+              f"given MACs and params {resid['seed_partial_spearman']:+.3f}{interval(resid.get('seed_partial_spearman_ci'))}, "
+              f"so a ranker that knew the noise-free values would show about "
+              f"{resid['beyond_capacity_ceiling']:.2f}{interval(resid.get('beyond_capacity_ceiling_ci'))} below\n")
     else:
         print("\nbeyond capacity (the GT has no per-seed values: no ceiling)\n")
-    print("| ranker | partial Spearman given MACs, params [95%] | tau within MAC fifths |")
+    print("| ranker | partial Spearman given MACs, params [95% over codes] | tau within MAC fifths |")
     print("|---|---|---|")
     for r in sorted(rows, key=lambda r: -r["beyond_capacity"]):
         preds = np.stack(list(runs[r["variant"]].values()))
         if n_boot:
-            r["beyond_capacity_ci"] = list(beyond_capacity_interval(preds, true, *cap, n_boot=n_boot))
-        r["tau_within_mac_strata"] = float(np.mean([within_strata_tau(p, true, cap[0]) for p in preds]))
-        ci = r.get("beyond_capacity_ci")
-        ci = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
-        print(f"| {r['variant']} | {r['beyond_capacity']:+.3f}{ci} | {r['tau_within_mac_strata']:+.3f} |")
+            r["beyond_capacity_ci"] = beyond_capacity_interval(preds, true, *cap, n_boot=n_boot)
+        t = float(np.mean([within_strata_tau(p, true, cap[0]) for p in preds]))
+        r["tau_within_mac_strata"] = t if np.isfinite(t) else None
+        ts = f"{t:+.3f}" if np.isfinite(t) else ""
+        print(f"| {r['variant']} | {r['beyond_capacity']:+.3f}{interval(r.get('beyond_capacity_ci'))} | {ts} |")
 
 
-def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict, resid: dict | None = None) -> dict:
+def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict, resid: dict | None = None,
+                    gt_codes: dict | None = None, left_out: dict | None = None) -> dict:
     """The issue's ranking.json: {"gt", "rankers": {name: figures}}; `vs` maps a reference
     ranker's variant name to its paired_diff result."""
     out = {}
@@ -188,7 +201,8 @@ def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict, resid: dict
         if v in selfc:
             e["self_tau_5k"] = selfc[v]
         out[ranker_name(v)] = e
-    return {"gt": gt_path, "rankers": out, **({"gt_beyond_capacity": resid} if resid else {})}
+    return {"gt": gt_path, **(gt_codes or {}), "rankers": out, **({"left_out": left_out} if left_out else {}),
+            **({"gt_beyond_capacity": resid} if resid else {})}
 
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -240,12 +254,32 @@ def goals(rows: list, vs_flops: dict, blends=frozenset()) -> None:
           f"{best['kendall_tau'] - spos['kendall_tau']:+.3f} vs spos (goal >= +0.10), {flops}")
 
 
+def mean_of(entries: list, key: str):
+    """The mean of a history field over the seeds that have it all (None otherwise)."""
+    return float(np.mean([x[key] for x in entries])) if entries and all(key in x for x in entries) else None
+
+
+def non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got '{text}'")
+    return value
+
+
+def fail(message: str):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gt", default=str(ROOT / load_config(None).train.gt), help="default: the config's train.gt")
     ap.add_argument("--dir", default=str(ROOT / "benchmarks/results/rank"))
     ap.add_argument("--base", default="sandwich", help="the variant the others are compared with")
-    ap.add_argument("--boot", type=int, default=2000)
+    ap.add_argument("--boot", type=non_negative, default=2000, help="bootstrap resamples (0: no intervals)")
     ap.add_argument("--out", help="also write one JSON line per variant here")
     ap.add_argument("--ranking", metavar="PATH", help="also write the ranking summary (JSON) here")
     ap.add_argument("--blend", metavar="PROXY", help="also rank-average each variant with this proxy (e.g. flops)")
@@ -256,27 +290,25 @@ def main():
         gt = read_official(a.gt, need_acc=True, what="GT file")
         files = score_files(Path(a.dir))
         if not files:
-            sys.exit(f"error: no score files in {a.dir}: run benchmarks/rank_strategies.sh first")
+            fail(f"no score files in {a.dir}: run benchmarks/rank_strategies.sh first")
         n_gt = len(gt)
         if a.common:
             gt = {k: g for k, g in gt.items() if all(k in sub for sub in files.values())}
             if len(gt) < 3:
-                sys.exit(f"error: --common: the score files in {a.dir} share only {len(gt)} of the GT's {n_gt} codes")
-        runs, hist, size, short = load_runs(files, gt)
+                fail(f"--common: the score files in {a.dir} share only {len(gt)} of the GT's {n_gt} codes")
+        runs, hist, short = load_runs(files, gt)
     except CandidateError as e:
-        sys.exit(f"error: {e}")
+        fail(f"{e}")
     if not runs:
-        sys.exit(f"error: every score file in {a.dir} lacks some of the GT's {n_gt} codes: "
+        fail(f"every score file in {a.dir} lacks some of the GT's {n_gt} codes: "
                  "rerun benchmarks/rank_strategies.sh, or pass --common")
     if a.blend and f"proxy-{a.blend}" not in runs:
         why = "lacks some of the GT's codes" if f"proxy-{a.blend}.json" in short else "is missing"
-        sys.exit(f"error: --blend {a.blend}: proxy-{a.blend}.json in {a.dir} {why}")
+        fail(f"--blend {a.blend}: proxy-{a.blend}.json in {a.dir} {why}")
     true = np.array([g["acc"] for g in gt.values()], float)
     cost = [PROFILE.cost(g["arch"]) for g in gt.values()]
     cap = ([c["macs"] for c in cost], [c["params"] for c in cost])
     blends = set(add_blends(runs, f"proxy-{a.blend}")) if a.blend else set()
-    for name in blends:
-        size[name] = {s: kendall(p, cap[0]) for s, p in runs[name].items()}   # on the GT codes
     diffs = paired_diff(runs, a.base, true, a.boot) if a.base in runs and a.boot else {}
     vs = {ref: paired_diff(runs, ref, true, a.boot) for ref in ("proxy-flops", "spos") if ref in runs and a.boot}
     rows = []
@@ -286,14 +318,13 @@ def main():
         h = [hist[(v, s)] for s in ms if (v, s) in hist]
         rows.append({"variant": v, "gt_n": len(true), "seeds": list(ms),
                      "kendall_tau_per_seed": [ms[s]["kendall_tau"] for s in ms], **mean,
-                     "tau_with_macs": float(np.mean(list(size[v].values()))),
+                     "tau_with_macs": float(np.mean([kendall(p, cap[0]) for p in preds.values()])),
                      "beyond_capacity": float(np.mean([beyond_capacity(p, true, *cap) for p in preds.values()])),
-                     "val_acc_largest": float(np.mean([x["val_acc_largest"] for x in h])) if h else None,
-                     "val_acc_smallest": float(np.mean([x["val_acc_smallest"] for x in h])) if h else None,
-                     # the training's length and wall time (its last history entry; the time is
-                     # only comparable between runs that had the machine to themselves)
-                     "epochs": float(np.mean([x["epoch"] for x in h])) if h else None,
-                     "train_s": float(np.mean([x["time_s"] for x in h])) if h else None,
+                     "val_acc_largest": mean_of(h, "val_acc_largest"),
+                     "val_acc_smallest": mean_of(h, "val_acc_smallest"),
+                     # the training's length (wall times are in BENCHMARKS from runs measured
+                     # alone: a resumed run's history times only its last segment)
+                     "epochs": float(np.mean([x["epoch"] for x in h])) if h and all("epoch" in x for x in h) else None,
                      "tau_minus_base": diffs.get(v)})
     rows.sort(key=lambda r: -r["kendall_tau"])
     common = f", the {len(true)} of its {n_gt} codes every score file holds (--common)" if a.common else ""
@@ -303,17 +334,18 @@ def main():
               + ", ".join(f"{n} ({k} codes)" for n, k in short.items()))
     print()
     print("| variant | seeds | tau per seed | mean tau | mean |Pearson| | Spearman | top-10% | tau with MACs "
-          f"| beyond capacity | val acc largest / smallest | epochs / train s | tau - {a.base} [95%] |")
+          f"| beyond capacity | epochs | val acc largest / smallest | tau - {a.base} [95%] |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        acc = (f"{r['val_acc_largest']:.4f} / {r['val_acc_smallest']:.4f}" if r["val_acc_largest"] is not None else "")
-        spent = f"{r['epochs']:.1f} / {r['train_s']:.0f}" if r["epochs"] is not None else ""
+        acc = (f"{r['val_acc_largest']:.4f} / {r['val_acc_smallest']:.4f}"
+               if r["val_acc_largest"] is not None and r["val_acc_smallest"] is not None else "")
+        spent = f"{r['epochs']:.1f}" if r["epochs"] is not None else ""
         d = r["tau_minus_base"]
         ds = f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else ""
         taus = " ".join(f"{t:+.3f}" for t in r["kendall_tau_per_seed"])
         print(f"| {r['variant']} | {len(r['seeds'])} | {taus} | {r['kendall_tau']:+.3f} | {r['pearson_abs']:.3f} "
               f"| {r['spearman']:+.3f} | {r['top10pct']:.2f} | {r['tau_with_macs']:+.3f} | {r['beyond_capacity']:+.3f} "
-              f"| {acc} | {spent} | {ds} |")
+              f"| {spent} | {acc} | {ds} |")
     goals(rows, vs.get("proxy-flops", {}), blends)
     resid = gt_residual(a.gt, list(gt), cost, a.boot)
     capacity_table(rows, runs, true, cap, resid, a.boot)
@@ -334,7 +366,8 @@ def main():
         gt = Path(a.gt).resolve()
         # The checkout's own GT by its path in the checkout: the file means the same on every clone.
         shown = str(gt.relative_to(ROOT)) if gt.is_relative_to(ROOT) else str(a.gt)
-        Path(a.ranking).write_text(json.dumps(ranking_summary(shown, rows, vs, selfc, resid), indent=1) + "\n")
+        summary = ranking_summary(shown, rows, vs, selfc, resid, {"gt_codes": n_gt, "codes_compared": len(true)}, short)
+        Path(a.ranking).write_text(json.dumps(summary, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@
 #   python benchmarks/rank_report.py --blend flops         (the table, against the GT of the moment)
 # The scores are kept in benchmarks/results/rank/ (official format, one file per variant and
 # seed; sample/ holds each run's scores of a fixed 5,000-candidate sample, for the supernet's
-# own seed-to-seed tau), so the report can be redone on any GT without retraining anything.
+# own seed-to-seed tau), so the report can be redone on any GT of those codes without
+# retraining anything.
 # Resumable: a finished variant is skipped, an unfinished training continues (--resume). A kept
-# score file that lacks some of the codes (the GT grew) is redone: rescored from the kept
-# supernet, or retrained (same seed, same budget) when output/ no longer has it; its scores of
-# the codes it had must come out the same, and benchmarks/same_scores.py says whether they do.
+# score file that lacks some of the codes (the GT grew) is redone: rescored from its supernet
+# in output/rank/, or retrained (same seed, same budget) when output/ no longer has it. A
+# retrained supernet is a new draw: on another machine, or with other code, its scores differ
+# from the kept ones (benchmarks/same_scores.py says by how much), so its sample scores are
+# redone too and the replaced files are kept in prev/ (and in git).
 # Budget: the default config's (about 15 minutes of training per run on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,24 +64,11 @@ for name in "${names[@]}"; do
   [[ -n ${variants[$name]:-} ]] || { echo "error: unknown variant '$name' in VARIANTS (known: ${!variants[*]})" >&2; exit 2; }
 done
 GT=$(python tools/gt.py path)
-python - "$(dirname "$GT")" output/rank/selection_codes.json <<'EOF'
-import json, sys
-from pathlib import Path
-from track1.io_utils import atomic_write_json
-d = Path(sys.argv[1])
-codes = {k: {"arch": v["arch"]} for k, v in json.loads((d / "gt.json").read_text()).items()}
-for f in sorted(d.glob("codes_*.json")):
-    for k, v in json.loads(f.read_text()).items():
-        if codes.setdefault(k, {"arch": v["arch"]})["arch"] != v["arch"]:
-            raise SystemExit(f"rank_strategies.sh: key '{k}' has two codes ({d / 'gt.json'}, {f})")
-atomic_write_json(sys.argv[2], codes)
-print(f"{len(codes)} codes to score: {d}/gt.json and its codes_*.json")
-EOF
-# covers FILE: does the kept score file hold every code to score?
-covers() {
-  python -c "import json, sys; sys.exit(not set(json.load(open(sys.argv[2]))) <= set(json.load(open(sys.argv[1]))))" \
-    "$1" output/rank/selection_codes.json
-}
+python benchmarks/rank_codes.py collect "$(dirname "$GT")" output/rank/selection_codes.json
+# covers FILE: does the kept score file hold every code to score? (a corrupt one does not)
+covers() { python benchmarks/rank_codes.py covers "$1" output/rank/selection_codes.json 2> /dev/null; }
+# keep FILE: the replaced copy goes to prev/ beside it
+keep() { mkdir -p "$(dirname "$1")/prev"; mv "$1" "$(dirname "$1")/prev/"; }
 # A fixed sample of 5,000 official candidates (seed 0): a supernet's own seed-to-seed tau on
 # it says whether it ranks consistently at all (a supernet that disagrees with itself cannot rank).
 mkdir -p $RES/sample
@@ -96,12 +86,16 @@ EOF
 for seed in "${seeds[@]}"; do
   for name in "${names[@]}"; do
     tag=$name-s$seed
+    out=output/rank/$tag
+    redo=0
     if [[ -f $RES/$tag.json ]]; then
       if covers $RES/$tag.json; then echo "$tag: done"; continue; fi
-      mv $RES/$tag.json $RES/$tag.json.partial
-      echo "$tag: its kept scores lack some of the codes to score: redone"
+      redo=1
+      if [[ -f $out/checkpoint.json ]]; then how="rescored from $out"; else how="retrained: a new draw"; fi
+      echo "$tag: its kept scores lack some of the codes to score: $how"
     fi
-    out=output/rank/$tag
+    # a supernet trained from scratch here makes any kept sample scores of this tag stale
+    [[ -f $out/checkpoint.json || ! -f $RES/sample/$tag.json ]] || keep $RES/sample/$tag.json
     ov=${variants[$name]}
     if [[ $ov == *@INIT@* ]]; then
       max=$(python -c "from track1.config import load_config; from track1.profile import Profile; print(Profile.from_section(load_config(None).profile).space.max_code())")
@@ -124,7 +118,7 @@ for seed in "${seeds[@]}"; do
       bash tools/train.sh fashion_mnist seed=$seed train.out_dir=$out $ov --resume
       predict=(python tools/predict.py --checkpoint $out)
     fi
-    # 100 codes afford 1,024 scored images: the strategies are compared without the
+    # a few hundred codes afford 1,024 scored images: the strategies are compared without the
     # scorer's image noise (BENCHMARKS.md, score settings).
     "${predict[@]}" --candidates output/rank/selection_codes.json \
       --out $out/selection_scores.json --set score.images=${GT_IMAGES:-1024}
@@ -135,12 +129,13 @@ for seed in "${seeds[@]}"; do
         $out/sample_scores.json $RES/sample/$tag.json
       mv $RES/sample/$tag.json.tmp $RES/sample/$tag.json
     fi
-    if [[ -f $out/history.json ]]; then cp $out/history.json $RES/$tag.history.json; fi
-    if [[ -f $RES/$tag.json.partial ]]; then
-      python benchmarks/same_scores.py $RES/$tag.json.partial $out/selection_scores.json
-      rm $RES/$tag.json.partial
-    fi
     cp $out/selection_scores.json $RES/$tag.json.tmp
+    if ((redo)); then
+      python benchmarks/same_scores.py $RES/$tag.json $RES/$tag.json.tmp || echo "$tag: no comparison with the kept scores"
+      keep $RES/$tag.json
+      [[ ! -f $RES/$tag.history.json ]] || keep $RES/$tag.history.json
+    fi
+    if [[ -f $out/history.json ]]; then cp $out/history.json $RES/$tag.history.json; fi
     mv $RES/$tag.json.tmp $RES/$tag.json
   done
 done

@@ -50,8 +50,8 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     assert np.isclose(rows["good"]["tau_with_macs"],
                       np.mean([stats.kendalltau(preds[("good", s)], macs)[0] for s in (0, 1)]))
     assert rows["good"]["val_acc_largest"] == 0.8 and rows["spos"]["val_acc_largest"] is None
-    assert rows["good"]["epochs"] == 1.4 and rows["good"]["train_s"] == 321.0 and rows["spos"]["epochs"] is None
-    assert "| 1.4 / 321 |" in r.stdout
+    assert rows["good"]["epochs"] == 1.4 and rows["spos"]["epochs"] is None
+    assert "| 1.4 | 0.8000 / 0.6000 |" in r.stdout
     d, lo, hi = rows["good"]["tau_minus_base"]
     base_tau = stats.kendalltau(preds[("spos", 0)], true)[0]
     assert lo < rows["good"]["kendall_tau"] - base_tau < hi and lo < d < hi
@@ -190,7 +190,8 @@ def test_beyond_capacity_table_and_the_gt_residual_ceiling(tmp_path, fm_profile)
     """The second table's figures in ranking.json: each ranker's partial Spearman interval
     (seeds resampled together) and tau within MAC fifths, and the GT's residual ICC and
     ceiling from its per-seed values, as track1.metrics computes them."""
-    from track1.metrics import beyond_capacity_interval, gt_reliability, residual_icc, within_strata_tau
+    from track1.metrics import (beyond_capacity_interval, gt_reliability, residual_icc, seed_partial_spearman,
+                                within_strata_tau)
     n = 40
     codes = fm_profile.space.sample_codes(n, seed=9)
     keys = [f"arch{i}" for i in range(n)]
@@ -213,11 +214,48 @@ def test_beyond_capacity_table_and_the_gt_residual_ceiling(tmp_path, fm_profile)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     g = res["gt_beyond_capacity"]
-    want = residual_icc(seeds, macs, params)
-    assert np.isclose(g["residual_icc"], want) and g["n_repeated"] == n
+    assert np.isclose(g["residual_icc"], residual_icc(seeds, macs, params)) and g["n_repeated"] == n
+    want = seed_partial_spearman(seeds, macs, params)
+    assert np.isclose(g["seed_partial_spearman"], want)
     assert np.isclose(g["beyond_capacity_ceiling"], np.sqrt(gt_reliability(want, [2] * n)))
+    lo, hi = g["beyond_capacity_ceiling_ci"]
+    assert lo < g["beyond_capacity_ceiling"] < hi
+    assert res["gt_codes"] == res["codes_compared"] == n and "left_out" not in res
     good = res["rankers"]["good"]
     assert np.allclose(good["beyond_capacity_ci"], beyond_capacity_interval(np.stack(preds), true, macs, params, n_boot=300))
     assert np.isclose(good["tau_within_mac_strata"], np.mean([within_strata_tau(p, true, macs) for p in preds]))
     assert good["beyond_capacity_ci"][0] > 0 and res["rankers"]["flops"]["beyond_capacity"] == 0
-    assert "partial Spearman of about" in r.stdout
+    assert "would show about" in r.stdout
+    r = _report("--gt", gt, "--dir", runs, "--boot", "-3")
+    assert r.returncode == 2 and "--boot" in r.stderr and ">= 0" in r.stderr
+
+
+def test_rank_codes_collects_the_gt_and_its_lists_and_says_what_a_score_file_covers(tmp_path, fm_profile):
+    """The ranking benchmark scores the GT's codes and those its build is adding; a kept score
+    file covers them only with every key and the same code; clashes and bad files are one line."""
+    codes = fm_profile.space.sample_codes(7, seed=10)
+    other, codes = codes[6], codes[:6]
+    keys = [f"arch{i}" for i in range(6)]
+    d = tmp_path / "gt"
+    d.mkdir()
+    _official(d / "gt.json", keys[:3], codes[:3], [0.1, 0.2, 0.3])
+    (d / "codes_ext.json").write_text(json.dumps({k: {"arch": c} for k, c in zip(keys[2:], codes[2:])}))
+    tool = os.path.join(REPO, "benchmarks", "rank_codes.py")
+
+    def run(*args):
+        return subprocess.run([sys.executable, tool, *map(str, args)], capture_output=True, text=True, timeout=60)
+    out = tmp_path / "codes.json"
+    r = run("collect", d, out)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(out.read_text())
+    assert list(got) == keys and [v["arch"] for v in got.values()] == codes
+    full, part, wrong = tmp_path / "full.json", tmp_path / "part.json", tmp_path / "wrong.json"
+    _official(full, keys[::-1], codes[::-1], range(6))
+    _official(part, keys[:5], codes[:5], range(5))
+    _official(wrong, keys, codes[:5] + [other], range(6))            # arch5 scored with another code
+    assert [run("covers", f, out).returncode for f in (full, part, wrong)] == [0, 1, 1]
+    r = run("covers", tmp_path / "none.json", out)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.json" in r.stderr
+    (d / "codes_more.json").write_text(json.dumps({keys[0]: {"arch": codes[1]}}))
+    r = run("collect", d, out)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "key 'arch0' has two codes" in r.stderr

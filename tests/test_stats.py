@@ -348,8 +348,8 @@ def test_gt_compare_pairs_two_protocols_on_their_common_codes(tmp_path):
 def test_beyond_capacity_interval_of_a_seed_stack_and_the_within_strata_tau():
     """A stack of seeds gives the interval of their mean (it holds the mean of the per-seed
     values, and a single row equals the 1-D call). Within MAC strata: the GT itself scores 1,
-    a ranker constant inside every stratum has no order to show there (nan), one that knows
-    the hidden term scores well above 0 and a random one near 0."""
+    a ranker constant inside every stratum orders nothing there (0), one that knows the
+    hidden term scores well above 0 and a random one near 0."""
     from track1.metrics import beyond_capacity, beyond_capacity_interval, within_strata_tau
     rng = np.random.default_rng(5)
     n = 100
@@ -368,6 +368,27 @@ def test_beyond_capacity_interval_of_a_seed_stack_and_the_within_strata_tau():
     step = np.zeros(n)
     for i, g in enumerate(strata):
         step[g] = i                                    # knows the stratum, nothing inside it
-    assert np.isnan(within_strata_tau(step, true, macs))
+    assert within_strata_tau(step, true, macs) == 0.0
+    step[strata[0]] = true[strata[0]]                  # perfect in one fifth, constant in four
+    assert np.isclose(within_strata_tau(step, true, macs), 0.2)
     assert within_strata_tau(hidden, true, macs) > 0.4
     assert abs(within_strata_tau(rng.normal(0, 1, n), true, macs)) < 0.2
+
+
+def test_the_ceiling_of_beyond_capacity_from_the_seeds_partial_spearman():
+    """Simulated GT = capacity + a hidden term + run noise, 2 seeds per code: a ranker that
+    knows the noise-free values shows a partial Spearman with the GT's means close to
+    sqrt(gt_reliability(seed_partial_spearman)), at two noise levels; the interval holds it."""
+    from track1.metrics import beyond_capacity, seed_partial_spearman
+    rng = np.random.default_rng(6)
+    n = 4000           # the gap's sd over seeds of this simulation is about 0.01 / 0.02 at the two levels
+    macs = rng.lognormal(15, 0.3, n)
+    params = macs ** 0.8 * rng.lognormal(0, 0.1, n)
+    clean = np.log(macs) / 0.3 + rng.normal(0, 1, n)
+    for sd in (1.0, 2.0):
+        runs = clean[:, None] + sd * rng.normal(0, 1, (n, 2))
+        r, (lo, hi) = seed_partial_spearman(runs, macs, params, n_boot=200)
+        assert lo < r < hi and r == seed_partial_spearman(runs, macs, params)
+        ceiling = np.sqrt(gt_reliability(r, [2] * n))
+        assert abs(beyond_capacity(clean, runs.mean(1), macs, params) - ceiling) < 0.07
+    assert seed_partial_spearman(np.column_stack([np.log(macs)] * 2), macs, params) == 0.0   # capacity only

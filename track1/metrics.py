@@ -242,7 +242,8 @@ def beyond_capacity(pred, true, macs, params) -> float:
 def beyond_capacity_interval(pred, true, macs, params, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
     """Percentile bootstrap interval of `beyond_capacity` over codes (the fit redone on each
     resample). `pred` may be a stack (seeds, n) of one ranker's seeds: the interval is then
-    that of their mean, every seed resampled on the same codes."""
+    that of their mean, every seed resampled on the same codes (so it covers the sampling of
+    codes, not the spread from training more seeds)."""
     preds = np.atleast_2d(np.asarray(pred, float))
     v = [np.asarray(x, float) for x in (true, macs, params)]
     idx = np.random.default_rng(seed).integers(0, len(v[0]), (n_boot, len(v[0])))
@@ -253,11 +254,30 @@ def beyond_capacity_interval(pred, true, macs, params, n_boot: int = 1000, seed:
 def within_strata_tau(pred, true, macs, strata: int = 5) -> float:
     """Kendall tau within MAC strata: the codes cut into `strata` groups of about equal size by
     MACs, tau computed in each and averaged. What a ranker knows among codes of alike size
-    (FLOPs still scores above 0 here: MACs vary inside a stratum)."""
+    (FLOPs still scores above 0 here: MACs vary inside a stratum). A ranker constant inside a
+    stratum scores 0 there (it orders nothing); strata with a constant GT or under 3 codes
+    are skipped, and with none left the result is nan."""
     pred, true = np.asarray(pred, float), np.asarray(true, float)
     groups = np.array_split(np.argsort(np.asarray(macs, float), kind="stable"), strata)
-    taus = [kendall(pred[g], true[g]) for g in groups if len(g) > 2 and np.ptp(true[g]) > 0 and np.ptp(pred[g]) > 0]
+    taus = [kendall(pred[g], true[g]) if np.ptp(pred[g]) > 0 else 0.0
+            for g in groups if len(g) > 2 and np.ptp(true[g]) > 0]
     return float(np.mean(taus)) if taus else float("nan")
+
+
+def seed_partial_spearman(matrix, macs, params, n_boot: int = 0, seed: int = 0, level: float = 0.95):
+    """The reliability of what capacity does not explain, in the statistic `beyond_capacity`
+    uses: the partial Spearman between the first two seeds' values of each code (rows of
+    `matrix`) given the ranks of MACs and params. Spearman-Brown it to a GT's seeds per code
+    (`gt_reliability`) and take the square root for about the highest `beyond_capacity` a
+    ranker that knew the noise-free values could show against that GT. Returns the value,
+    and with n_boot > 0 also its percentile bootstrap interval over codes."""
+    m = np.asarray(matrix, float)
+    v = [m[:, 0], m[:, 1], np.asarray(macs, float), np.asarray(params, float)]
+    value = float(_partial_rank_stack(*(x[None] for x in v))[0])
+    if not n_boot:
+        return value
+    idx = np.random.default_rng(seed).integers(0, len(m), (n_boot, len(m)))
+    return value, _percentile_interval(_partial_rank_stack(*(x[idx] for x in v)), level)
 
 
 def gt_reliability(icc_value: float, seeds_per_code) -> float:
