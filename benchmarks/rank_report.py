@@ -46,7 +46,7 @@ from scipy.stats import rankdata
 ROOT = Path(__file__).resolve().parents[1]
 
 from track1.candidates import CandidateError, read_official  # noqa: E402
-from track1.check import join  # noqa: E402
+from track1.check import join, seed_values  # noqa: E402
 from track1.config import load_config  # noqa: E402
 from track1.metrics import (all_metrics, beyond_capacity, beyond_capacity_interval, gt_reliability,  # noqa: E402
                             kendall, residual_icc, residual_icc_interval, seed_partial_spearman, within_strata_tau)
@@ -133,12 +133,8 @@ def gt_residual(gt_path, keys, cost, n_boot: int) -> dict | None:
     square root is about the highest partial Spearman with the GT that a ranker knowing the
     noise-free values could show (metrics.seed_partial_spearman). Intervals: bootstrap over
     the repeated codes, the ceiling's mapped from its ends. None for a GT without per-seed values."""
-    try:
-        raw = json.loads(Path(gt_path).read_text())
-        seeds = [[float(v) for v in raw[k]["seeds"].values()] for k in keys]
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-    two = [i for i, x in enumerate(seeds) if len(x) >= 2]
+    seeds = seed_values(gt_path, keys)
+    two = [i for i, x in enumerate(seeds or []) if len(x) >= 2]
     if len(two) < 8:
         return None
     mat = np.array([seeds[i][:2] for i in two])

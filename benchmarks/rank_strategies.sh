@@ -15,7 +15,7 @@
 # score file that lacks some of the codes (the GT grew) is redone: rescored from its supernet
 # in output/rank/, or retrained (same seed, same budget) when output/ no longer has it. A
 # retrained supernet is a new draw: on another machine, or with other code, its scores differ
-# from the kept ones (benchmarks/same_scores.py says by how much), so its sample scores are
+# from the kept ones (benchmarks/rank_codes.py compare says by how much), so its sample scores are
 # redone too and the replaced files are kept in prev/ (and in git).
 # Budget: the default config's (about 15 minutes of training per run on 2 cores).
 set -euo pipefail
@@ -131,7 +131,7 @@ for seed in "${seeds[@]}"; do
     fi
     cp $out/selection_scores.json $RES/$tag.json.tmp
     if ((redo)); then
-      python benchmarks/same_scores.py $RES/$tag.json $RES/$tag.json.tmp || echo "$tag: no comparison with the kept scores"
+      python benchmarks/rank_codes.py compare $RES/$tag.json $RES/$tag.json.tmp || echo "$tag: no comparison with the kept scores"
       keep $RES/$tag.json
       [[ ! -f $RES/$tag.history.json ]] || keep $RES/$tag.history.json
     fi

@@ -15,22 +15,32 @@ def _official(path, keys, codes, accs):
     path.write_text(json.dumps({k: {"arch": c, "acc": float(a)} for k, c, a in zip(keys, codes, accs)}))
 
 
-def _report(*args):
-    return subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "rank_report.py"), *map(str, args)],
+def _tool(script, *args):
+    return subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", script), *map(str, args)],
                           capture_output=True, text=True, timeout=120)
+
+
+def _report(*args):
+    return _tool("rank_report.py", *args)
+
+
+def _random_gt(tmp_path, fm_profile, n, code_seed, rng_seed):
+    """n sampled codes with uniform random GT values in tmp_path/gt.json and an empty score
+    folder tmp_path/rank; the generator is returned after drawing the GT, for the scores."""
+    codes = fm_profile.space.sample_codes(n, seed=code_seed)
+    keys = [f"arch{i}" for i in range(n)]
+    rng = np.random.default_rng(rng_seed)
+    true = rng.random(n)
+    gt, runs = tmp_path / "gt.json", tmp_path / "rank"
+    _official(gt, keys, codes, true)
+    runs.mkdir()
+    return codes, keys, rng, true, gt, runs
 
 
 def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     n = 30
-    codes = fm_profile.space.sample_codes(n, seed=5)
-    keys = [f"arch{i}" for i in range(n)]
-    rng = np.random.default_rng(1)
-    true = rng.random(n)
+    codes, keys, rng, true, gt, runs = _random_gt(tmp_path, fm_profile, n, 5, 1)
     macs = np.array([fm_profile.macs(c) for c in codes], float)       # the profile's, as the report's
-    gt = tmp_path / "gt.json"
-    _official(gt, keys, codes, true)
-    runs = tmp_path / "rank"
-    runs.mkdir()
     preds = {("good", 0): true + 0.2 * rng.random(n), ("good", 1): true + 0.5 * rng.random(n),
              ("spos", 0): rng.random(n)}
     for (variant, seed), p in preds.items():
@@ -101,13 +111,8 @@ def test_the_ranking_summary_names_flops_and_holds_paired_intervals_and_self_con
     each ranker's tau minus FLOPs' and minus SPOS's as paired intervals, and the seed-to-seed
     tau of the sample scores joined by key (files written in different key orders)."""
     n = 40
-    codes = fm_profile.space.sample_codes(n, seed=6)
-    keys = [f"arch{i}" for i in range(n)]
-    rng = np.random.default_rng(2)
-    true = rng.random(n)
-    gt, runs = tmp_path / "gt.json", tmp_path / "rank"
-    _official(gt, keys, codes, true)
-    (runs / "sample").mkdir(parents=True)
+    codes, keys, rng, true, gt, runs = _random_gt(tmp_path, fm_profile, n, 6, 2)
+    (runs / "sample").mkdir()
     preds = {("good", 0): true + 0.1 * rng.random(n), ("good", 1): true + 0.1 * rng.random(n),
              ("spos", 0): rng.random(n), ("spos", 1): rng.random(n)}
     for (variant, seed), p in preds.items():
@@ -139,13 +144,7 @@ def test_a_score_file_lacking_gt_codes_is_left_out_or_the_gt_restricted(tmp_path
     """A kept score file from before the GT grew is not silently compared on fewer codes: it is
     left out and named, or --common compares everyone on the codes all files hold."""
     n = 30
-    codes = fm_profile.space.sample_codes(n, seed=7)
-    keys = [f"arch{i}" for i in range(n)]
-    rng = np.random.default_rng(3)
-    true = rng.random(n)
-    gt, runs = tmp_path / "gt.json", tmp_path / "rank"
-    runs.mkdir()
-    _official(gt, keys, codes, true)
+    codes, keys, rng, true, gt, runs = _random_gt(tmp_path, fm_profile, n, 7, 3)
     full, old = true + 0.3 * rng.random(n), true + 0.3 * rng.random(n)
     _official(runs / "full-s0.json", keys, codes, full)
     _official(runs / "old-s0.json", keys[:20], codes[:20], old[:20])
@@ -167,17 +166,15 @@ def test_a_score_file_lacking_gt_codes_is_left_out_or_the_gt_restricted(tmp_path
     assert r.returncode != 0 and r.stderr.strip().count("\n") == 0 and "--common" in r.stderr
 
 
-def test_same_scores_says_whether_a_redone_file_agrees(tmp_path, fm_profile):
+def test_rank_codes_compare_says_whether_a_redone_file_agrees(tmp_path, fm_profile):
     codes = fm_profile.space.sample_codes(5, seed=8)
     keys = [f"arch{i}" for i in range(5)]
     a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     _official(a, keys[:3], codes[:3], [0.1, 0.2, 0.3])
     _official(b, keys[::-1], codes[::-1], [0.9, 0.8, 0.3, 0.2, 0.1])   # same values for a's keys, other order
     _official(c, keys, codes, [0.3, 0.2, 0.1, 0.4, 0.5])
-    tool = os.path.join(REPO, "benchmarks", "same_scores.py")
-
     def run(*args):
-        return subprocess.run([sys.executable, tool, *map(str, args)], capture_output=True, text=True, timeout=60)
+        return _tool("rank_codes.py", "compare", *args)
     r = run(a, b)
     assert r.returncode == 0 and "3 codes in common: identical scores" in r.stdout
     r = run(a, c)
@@ -240,10 +237,8 @@ def test_rank_codes_collects_the_gt_and_its_lists_and_says_what_a_score_file_cov
     d.mkdir()
     _official(d / "gt.json", keys[:3], codes[:3], [0.1, 0.2, 0.3])
     (d / "codes_ext.json").write_text(json.dumps({k: {"arch": c} for k, c in zip(keys[2:], codes[2:])}))
-    tool = os.path.join(REPO, "benchmarks", "rank_codes.py")
-
     def run(*args):
-        return subprocess.run([sys.executable, tool, *map(str, args)], capture_output=True, text=True, timeout=60)
+        return _tool("rank_codes.py", *args)
     out = tmp_path / "codes.json"
     r = run("collect", d, out)
     assert r.returncode == 0, r.stderr

@@ -124,16 +124,25 @@ def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False
     return res
 
 
+def seed_values(gt_path, keys) -> list | None:
+    """Each key's per-seed values, as a GT file built by tools/gt.py carries them ("seeds");
+    None for a GT without them (e.g. one of the organisers': the check needs only "arch" and
+    "acc")."""
+    try:
+        raw = json.loads(Path(gt_path).read_text())
+        return [[float(v) for v in raw[k]["seeds"].values()] for k in keys]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def gt_noise(gt_path, keys) -> dict | None:
     """How far a perfect ranker gets against this GT on `keys`, from the per-seed values a
     GT file built by tools/gt.py carries (None for a GT without them, e.g. one of
     organisers: the check itself needs only "arch" and "acc"). The reliability is that of
     the GT's values (means of each code's seeds), from the per-run ICC of the codes run
     at least twice (their first two seeds)."""
-    try:
-        raw = json.loads(Path(gt_path).read_text())
-        seeds = [[float(v) for v in raw[k]["seeds"].values()] for k in keys]
-    except (KeyError, TypeError, ValueError, AttributeError):
+    seeds = seed_values(gt_path, keys)
+    if seeds is None:
         return None
     two = np.array([s[:2] for s in seeds if len(s) >= 2])
     if len(two) < 3 or not np.isfinite(two).all():
