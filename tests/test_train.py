@@ -400,6 +400,20 @@ def test_a_finished_or_started_run_is_never_overwritten_silently(tmp_path):
     assert (tmp_path / "supernet.npz").is_file()
 
 
+def test_a_resumed_run_counts_the_time_of_its_earlier_segments(tmp_path):
+    """time_s is the run's training time so far, not the last segment's: the epoch after a
+    resume adds to what the checkpoint recorded (here inflated to 1000 s to tell them apart)."""
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=spos", "train.eval_images=0"))
+    train(cfg, max_steps=8, log=lambda m: None)                 # one epoch of two
+    arrays, meta = checkpoint.load(tmp_path / "checkpoint")
+    assert [h["step"] for h in meta["history"]] == [8]
+    meta["history"][0]["time_s"] = 1000.0
+    checkpoint.save(tmp_path / "checkpoint", arrays, meta)
+    hist = train(cfg, resume=True, log=lambda m: None)["history"]
+    assert [h["step"] for h in hist] == [8, 16]
+    assert 1000.0 < hist[1]["time_s"] < 1000.0 + 600
+
+
 def test_progressive_phase_opens_its_branches_mid_epoch(tmp_path):
     # tiny(): the second phase (open: [3]) starts at epoch 0.5 = step 4 of 8 per epoch
     cfg = load_config(None, tiny(tmp_path, "train.strategy=progressive", "train.eval_images=0"))

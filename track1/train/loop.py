@@ -190,7 +190,9 @@ def _train(run: Run, cfg, resume: bool, overwrite: bool, log) -> dict:
     with tqdm(total=run.stop, initial=step, desc=f"{t['strategy']}/{t['engine']}", unit="step",
               disable=run.rank != 0, mininterval=5) as bar:
         meter = StepMeter(t["log_every"], t["batch_size"], end.writer, run.lr_fn, bar)
-        t0 = time.time()
+        # time_s counts the whole run's kept steps: a resumed run adds its segments (the
+        # part of an epoch a crash lost is not counted; it is trained again).
+        t0 = time.time() - (history[-1]["time_s"] if history else 0.0)
         while step < run.stop:
             tick = time.time()
             for x, y in run.train_split.batches(t["batch_size"], rng, drop_last=True, part=(run.rank, run.world), **aug):
