@@ -58,6 +58,12 @@ done
 for s in spos sandwich rdnas; do
   variants[${s}_fewshot]="@FEWSHOT@ $s"
 done
+# The activation (the RD-NAS tutorial reports PReLU/Mish above ReLU on Track 1): the supernet
+# and the sub-networks it scores use mish / swish; the GT's stand-alone nets stay ReLU.
+for s in spos rdnas; do
+  variants[${s}_mish]="train.strategy=$s profile.activation=mish"
+  variants[${s}_swish]="train.strategy=$s profile.activation=swish"
+done
 variants[sandwich_init_kd]="train.strategy=sandwich train.init=@INIT@ train.reorder=true train.distill_teacher=@INIT@ train.engine=dygraph"
 names=(${VARIANTS:-spos sandwich progressive rdnas rdnas_nosampler rdnas_hamming rdnas_margin0 rdnas_params rdnas_flops_params})
 for name in "${names[@]}"; do

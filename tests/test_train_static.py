@@ -2,6 +2,8 @@
 dygraph engine, its weight branches and its resume. Split from test_train.py: each builds
 static programs (a minute or more apiece), and a file is one unit of work for the test
 runner's workers (tools/test.sh), so the long tests are spread over two files."""
+import dataclasses
+
 import numpy as np
 import paddle
 import pytest
@@ -33,14 +35,16 @@ def test_progressive_opens_branches_under_the_static_engine(tmp_path):
     assert np.corrcoef(branch.ravel(), shared.ravel())[0, 1] > 0.5
 
 
-@pytest.mark.parametrize("branched", [False, True])
-def test_static_engine_matches_dygraph(fm_profile, branched):
+@pytest.mark.parametrize("branched, activation", [(False, "relu"), (True, "relu"), (False, "mish")])
+def test_static_engine_matches_dygraph(fm_profile, branched, activation):
     """One step of each plan from the same weights: same loss parts (forward: masks, gates,
     distillation, ranking) and the same updated weights and momentum (gradients). Longer
     comparisons are meaningless here: an untrained 48-layer net on one small batch is
     chaotic (a 1e-6 change of the weights moves the next step's loss by about 0.05).
     `branched`: progressive's supernet with stage 4's weight branches open (and moved away
-    from the shared weights), so narrow codes train their own branch."""
+    from the shared weights), so narrow codes train their own branch. `activation`: the static
+    programs build the profile's activation too (its gradient included)."""
+    fm_profile = dataclasses.replace(fm_profile, activation=activation)
     cfg = load_config(None, ["sandwich.n_random=1", "rdnas.margin=0.1"])
     splits = load_splits(cfg.data, cfg.profile)
     x, y = next(splits["train"].batches(16, np.random.default_rng(0)))

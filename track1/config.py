@@ -92,6 +92,7 @@ SCHEMA = {
         "stem_kernel": Field(I, 1, 11),
         "stem_stride": Field(I, 1, 4),
         "stem_pool": Field(B),
+        "activation": Field(S, choices=("relu", "mish", "swish")),
         "base_channels": Field("list:int", 1, 4096, length=4),
         "divisor": Field(I, 1, 64),
         "strides": Field("list:int", 1, 2, length=4),

@@ -21,14 +21,14 @@ RESULTS = {
     "supernet": {"keys": ("seed", "profile", "data", "train"),
                  "drop": ("data.root", "data.workers", "train.out_dir", "train.threads", "train.rank_every",
                           "train.log_every", "train.gt"),
-                 "neutral": {"train.reorder": False, "train.distill_teacher": None, "train.amp": "fp32",
+                 "neutral": {"profile.activation": "relu", "train.reorder": False, "train.distill_teacher": None, "train.amp": "fp32",
                              "train.backward": "joint", "train.accumulate": 1}},
     # A stand-alone run, besides its code and seed. The backend and thread count change float
     # rounding and speed, not the protocol (benchmarks/standalone_speed.py: accuracies within
     # seed noise of each other).
     "standalone": {"keys": ("standalone", "profile") + SPLIT + ("data.pad_crop", "data.flip"),
                    "drop": ("standalone.backend", "standalone.threads"),
-                   "neutral": {"standalone.average_from": 0.0}},
+                   "neutral": {"profile.activation": "relu", "standalone.average_from": 0.0}},
     # A candidate's score, besides the checkpoint, the candidate list and the scorer's code. The
     # engine (and `device`) change float rounding only (tests: engines agree within 1e-4).
     # `amp` stays: a half-precision forward rounds every activation to 11 (float16) or 8
@@ -38,9 +38,10 @@ RESULTS = {
     "scores": {"keys": ("score", "profile") + SPLIT,
                "drop": ("score.jobs", "score.chunk", "score.group", "score.engine", "score.share_prefix",
                         "score.specialise_depth"),
-               "neutral": {"score.amp": False, "score.recal_chunk": 0}},
+               "neutral": {"profile.activation": "relu", "score.amp": False, "score.recal_chunk": 0}},
     # A zero-cost proxy's score of a code, besides the proxy and its version.
-    "proxy": {"keys": ("profile", "proxies"), "drop": ("proxies.cache_dir",)},
+    "proxy": {"keys": ("profile", "proxies"), "drop": ("proxies.cache_dir",),
+              "neutral": {"profile.activation": "relu"}},
 }
 
 

@@ -33,7 +33,8 @@ Not verified, so not supported: a `.fn` level on BN keys (Convert does not wrap 
 the official baseline's own repository (on AI Studio, not in the stored public code: what
 is above is its copy inside the two competition repositories); RD-NAS's PReLU variant
 (`hnas/models/resnet_prelu.py`) has `blocks.i.relu2.weight`, which track1 cannot hold and
-is refused. Its Mish/Swish variants map, but compute with ReLU here.
+is refused. Its Mish/Swish variants map; they compute as trained under
+`profile.activation=mish` / `swish` (ReLU otherwise).
 """
 from __future__ import annotations
 

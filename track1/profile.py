@@ -25,6 +25,7 @@ class Profile:
     stem_kernel: int
     stem_stride: int
     stem_pool: bool
+    activation: str = "relu"
 
     def __post_init__(self):
         object.__setattr__(self, "_costs", {})     # code -> cost; a frozen dataclass holds it
@@ -35,7 +36,9 @@ class Profile:
         space = SearchSpace(p["base_channels"], p["divisor"], p["depth_range"], p["stem_codes"],
                             p["stage_codes"], p["strides"])
         return cls(p["name"], space, p["image_size"], p["in_channels"], p["num_classes"],
-                   p["stem_kernel"], p["stem_stride"], p["stem_pool"])
+                   p["stem_kernel"], p["stem_stride"], p["stem_pool"],
+                   # supernets saved before the key existed are ReLU networks
+                   p.get("activation", "relu"))
 
     # ------------------------------------------------------------- geometry
     @property

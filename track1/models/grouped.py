@@ -58,7 +58,7 @@ class GroupedOps(PlainOps):
     and beta (0/1, exact)."""
 
     def __init__(self, blk, groups, bn_mode, stats_rows, mid_mask, out_mask, sel_mid, sel_out):
-        super().__init__(blk)
+        super().__init__(blk, blk.act)
         self.G, self.bn_mode, self.stats_rows = groups, bn_mode, stats_rows
         self.mid_mask, self.out_mask, self.sel_mid, self.sel_out = mid_mask, out_mask, sel_mid, sel_out
 

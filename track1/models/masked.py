@@ -104,7 +104,7 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
     h = x
     if stem:
         stem_block = blocks[0]
-        h = F.relu(bn(stem_block.bn, stem_block.conv(x))) * out0
+        h = stem_block.act(bn(stem_block.bn, stem_block.conv(x))) * out0
         if stem_block.pool:
             h = F.max_pool2d(h, 3, 2, 1)
     outs = {0: out0}
@@ -127,10 +127,10 @@ def masked_forward(supernet, x, vec, layout: MaskLayout, bn=None,
 
 class MaskedOps(PlainOps):
     """A block at full width: convs of the chosen weight branch, BN by `bn`, the inactive
-    channels zeroed by 0/1 masks after conv1-BN-ReLU (`mid`) and after each output BN (`out`)."""
+    channels zeroed by 0/1 masks after conv1-BN-act (`mid`) and after each output BN (`out`)."""
 
     def __init__(self, blk, bn, mid_mask, out_mask, sel_mid, sel_out):
-        super().__init__(blk)
+        super().__init__(blk, blk.act)
         self.bn, self.mid_mask, self.out_mask, self.sel_mid, self.sel_out = bn, mid_mask, out_mask, sel_mid, sel_out
 
     def conv1(self, x):

@@ -11,7 +11,7 @@ import paddle.nn as nn
 
 from ..profile import Profile
 from ..space import BlockSpec
-from .blocks import PlainOps, basic_block
+from .blocks import PlainOps, activation_layer, basic_block
 
 _KAIMING = nn.initializer.KaimingNormal()
 
@@ -22,20 +22,20 @@ def conv(cin, cout, k, stride=1, pad=None):
 
 
 class Stem(nn.Layer):
-    def __init__(self, cin, cout, kernel, stride, pool):
+    def __init__(self, cin, cout, kernel, stride, pool, activation="relu"):
         super().__init__()
         self.conv = conv(cin, cout, kernel, stride)
         self.bn = nn.BatchNorm2D(cout)
-        self.relu = nn.ReLU()
+        self.act = activation_layer(activation)
         self.maxpool = nn.MaxPool2D(3, 2, 1) if pool else None
 
     def forward(self, x):
-        x = self.relu(self.bn(self.conv(x)))
+        x = self.act(self.bn(self.conv(x)))
         return self.maxpool(x) if self.maxpool is not None else x
 
 
 class BasicBlock(nn.Layer):
-    def __init__(self, spec: BlockSpec, zero_init_last_bn: bool = False):
+    def __init__(self, spec: BlockSpec, zero_init_last_bn: bool = False, activation: str = "relu"):
         super().__init__()
         self.conv1 = conv(spec.cin, spec.mid, 3, spec.stride)
         self.bn1 = nn.BatchNorm2D(spec.mid)
@@ -44,12 +44,12 @@ class BasicBlock(nn.Layer):
         # like a shallow one at first (Goyal et al. 2017).
         gamma = paddle.ParamAttr(initializer=nn.initializer.Constant(0.0)) if zero_init_last_bn else None
         self.bn2 = nn.BatchNorm2D(spec.cout, weight_attr=gamma)
-        self.relu = nn.ReLU()
+        self.act = activation_layer(activation)
         self.downsample = nn.Sequential(conv(spec.cin, spec.cout, 1, spec.stride, 0),
                                         nn.BatchNorm2D(spec.cout)) if spec.proj else None
 
     def forward(self, x):
-        return basic_block(x, PlainOps(self, self.relu))
+        return basic_block(x, PlainOps(self, self.act))
 
 
 class Head(nn.Layer):
@@ -67,8 +67,8 @@ class StandaloneNet(nn.Layer):
         self.code = profile.space.canonical(code)
         spec = profile.spec(self.code)
         layers = [Stem(profile.in_channels, spec.stem, profile.stem_kernel, profile.stem_stride,
-                       profile.stem_pool)]
-        layers += [BasicBlock(b, zero_init_last_bn) for b in spec.blocks]
+                       profile.stem_pool, profile.activation)]
+        layers += [BasicBlock(b, zero_init_last_bn, profile.activation) for b in spec.blocks]
         layers.append(Head(spec.out_channels, profile.num_classes))
         self.blocks = nn.LayerList(layers)
 

@@ -12,7 +12,7 @@ import paddle.nn.functional as F
 
 from ..profile import Profile
 from ..space import MAX_DEPTHS, NUM_STAGES
-from .blocks import PlainOps, basic_block
+from .blocks import PlainOps, activation_fn, basic_block
 from .elastic import ElasticBatchNorm2D, ElasticConv2D, ElasticLinear
 from .standalone import StandaloneNet
 
@@ -26,17 +26,18 @@ def branch_of(code: int, groups) -> int:
 
 
 class ElasticStem(nn.Layer):
-    def __init__(self, cin, max_out, kernel, stride, pool):
+    def __init__(self, cin, max_out, kernel, stride, pool, activation="relu"):
         super().__init__()
         self.conv = ElasticConv2D(cin, max_out, kernel, stride)
         self.bn = ElasticBatchNorm2D(max_out)
         self.pool = pool
+        self.act = activation_fn(activation)
 
     def set_active(self, width):
         self.conv.active_out = width
 
     def forward(self, x):
-        x = F.relu(self.bn(self.conv(x)))
+        x = self.act(self.bn(self.conv(x)))
         return F.max_pool2d(x, 3, 2, 1) if self.pool else x
 
 
@@ -44,8 +45,9 @@ class ElasticBlock(nn.Layer):
     """A BasicBlock whose conv widths are elastic; the projection runs exactly where the
     stand-alone model of the active code has one (stride != 1 or cin != cout)."""
 
-    def __init__(self, max_in, max_mid, max_out, stride, has_proj, branches=0):
+    def __init__(self, max_in, max_mid, max_out, stride, has_proj, branches=0, activation="relu"):
         super().__init__()
+        self.act = activation_fn(activation)
         self.conv1 = ElasticConv2D(max_in, max_mid, 3, stride, branches=branches)
         self.bn1 = ElasticBatchNorm2D(max_mid)
         self.conv2 = ElasticConv2D(max_mid, max_out, 3, branches=branches)
@@ -64,7 +66,7 @@ class ElasticBlock(nn.Layer):
             self.downsample[0].active_out, self.downsample[0].active_branch = out, out_branch
 
     def forward(self, x):
-        return basic_block(x, _ElasticOps(self))
+        return basic_block(x, _ElasticOps(self, self.act))
 
 
 class _ElasticOps(PlainOps):
@@ -101,7 +103,7 @@ class SuperNet(nn.Layer):
         sp = profile.space
         widths = sp.max_widths()
         layers = [ElasticStem(profile.in_channels, sp.max_stem(), profile.stem_kernel,
-                              profile.stem_stride, profile.stem_pool)]
+                              profile.stem_stride, profile.stem_pool, profile.activation)]
         self.slots = []
         cin = sp.max_stem()
         for s in range(NUM_STAGES):
@@ -111,7 +113,8 @@ class SuperNet(nn.Layer):
                 slots.append(len(layers))
                 nb = len(self.branch_groups) - 1 if s in self.branch_stages else 0
                 layers.append(ElasticBlock(cin if i == 0 else widths[s], widths[s], widths[s], stride,
-                                           i == 0 and self._needs_proj(s, stride), branches=nb))
+                                           i == 0 and self._needs_proj(s, stride), branches=nb,
+                                           activation=profile.activation))
             cin = widths[s]
             self.slots.append(slots)
         layers.append(ElasticHead(widths[-1], profile.num_classes))

@@ -5,6 +5,7 @@ terms cancel (version 1 did that)."""
 import paddle
 import paddle.nn.functional as F
 
+from ..models.blocks import ACTIVATION_LAYERS
 from .base import PROXIES
 
 
@@ -19,7 +20,7 @@ def fisher(ctx):
         acts.append(out)
 
     for layer in net.sublayers():
-        if isinstance(layer, paddle.nn.ReLU):
+        if isinstance(layer, ACTIVATION_LAYERS):
             handles.append(layer.register_forward_post_hook(hook))
     F.cross_entropy(net(paddle.to_tensor(x)), paddle.to_tensor(y)).backward()
     for h in handles:

@@ -6,6 +6,7 @@ inputs i and j agree (Hamming similarity); score = log|det K|.
 import numpy as np
 import paddle
 
+from ..models.blocks import ACTIVATION_LAYERS
 from .base import PROXIES
 
 
@@ -22,7 +23,7 @@ def naswot(ctx):
         K[...] += c @ c.T + (1 - c) @ (1 - c).T
 
     for layer in net.sublayers():
-        if isinstance(layer, paddle.nn.ReLU):
+        if isinstance(layer, ACTIVATION_LAYERS):
             handles.append(layer.register_forward_post_hook(hook))
     with paddle.no_grad():
         net(paddle.to_tensor(x))
