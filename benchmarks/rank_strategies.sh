@@ -34,6 +34,10 @@ declare -A variants=(
   [rdnas_params]="train.strategy=rdnas rdnas.teacher=params"
   [rdnas_flops_params]="train.strategy=rdnas rdnas.teacher=flops+params"
 )
+# The teacher with a reach beyond capacity (issue 21): NASWOT is the one scorer whose order of
+# the GT's codes goes past MACs ("Figures on v2: proxies"); each drawn sub-network is scored
+# in a worker beside training (the proxy cache in cache/proxies/ keeps them for the next seed).
+variants[rdnas_naswot]="train.strategy=rdnas rdnas.teacher=naswot"
 # The budget curve (issue 21): the same recipes trained E epochs instead of 1.4, the RD-NAS
 # ramp scaled with the budget (weight 1 at half of it, as in the default). Not in the default
 # list: VARIANTS="sandwich_e3 rdnas_e3 ..." bash benchmarks/rank_strategies.sh 0 1

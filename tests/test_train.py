@@ -298,9 +298,38 @@ def test_missing_teacher_cache_fails_before_training(tmp_path, official_file):
                                  "train.sample_from=candidates", f"proxies.cache_dir={tmp_path}/cache"))
     with pytest.raises(TeacherError, match="teacher cache .* lacks 45000 of the 45000 pool codes"):
         train(cfg, candidates=official_file)
-    cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen"))
-    with pytest.raises(TeacherError, match="needs a network"):
+    cfg = load_config(None, tiny(tmp_path, "train.strategy=rdnas", "rdnas.teacher=zen+flops"))
+    with pytest.raises(TeacherError, match="'zen'\\) is ranked within the candidate pool"):
         train(cfg)
+
+
+def test_a_network_proxy_teacher_scores_the_drawn_subnets_as_batch_runs_do(tmp_path, fm_profile):
+    """No pool: naswot scores each sub-network training draws, in a worker, into the proxy
+    cache; the cached numbers are the batch tool's, and a second run that finds them all
+    cached trains bit for bit as the first (the proxy's seeding stays out of training)."""
+    import multiprocessing as mp
+    from track1.proxies.batch import compute_many
+    from track1.train.teacher import LazyProxyTeacher, make_teacher
+    cache = tmp_path / "cache"
+    sets = ["train.strategy=rdnas", "rdnas.teacher=naswot", "train.eval_images=0", "proxies.batch_size=16",
+            "rdnas.threshold_quantile=0", f"proxies.cache_dir={cache}"]
+    first = load_config(None, tiny(tmp_path / "a", *sets))
+    assert train(first, max_steps=3, log=lambda m: None)["steps"] == 3
+    assert not mp.active_children()
+    (path,) = cache.glob("*.jsonl")
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    scored = {r["arch"]: r["score"] for r in lines}
+    assert len(scored) == len(lines) >= 4           # the sandwich's ends and the random nets, once each
+    fresh = load_config(None, [*sets[:-1], f"proxies.cache_dir={tmp_path}/fresh", "rdnas.threshold_quantile=0"])
+    batch = compute_many(fresh, fm_profile, "naswot", list(scored), progress=False)
+    assert batch == scored
+    second = load_config(None, tiny(tmp_path / "b", *sets))
+    teacher = make_teacher(second, fm_profile, None)
+    assert isinstance(teacher, LazyProxyTeacher) and set(teacher.cached) == set(scored)
+    train(second, max_steps=3, log=lambda m: None)
+    assert path.read_text().splitlines() == [json.dumps(r) for r in lines]     # nothing recomputed
+    (a, _), (b, _) = (checkpoint.load(tmp_path / d / "supernet") for d in ("a", "b"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def _run_train(tmp_path, args, log):

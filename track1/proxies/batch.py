@@ -73,10 +73,21 @@ def compute_many(cfg, profile, name: str, codes, jobs: int = 1, progress: bool =
             results = map(_one, [(name, c) for c in todo])
             _collect(results, path, cached, name, len(todo), progress)
         elif todo:
-            with worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1, resolve(cfg["device"]))) as pool:
+            with net_workers(cfg, profile, jobs) as pool:
                 results = pool.imap(_one, [(name, c) for c in todo], chunksize=8)
                 _collect(results, path, cached, name, len(todo), progress)
     return {c: cached[c] for c in codes}
+
+
+def net_workers(cfg, profile, jobs: int):
+    """The worker pool that scores network proxies (1 thread each, on the config's device);
+    its `imap(score_task, [(name, code), ...])` yields (code, score, error or None)."""
+    return worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1, resolve(cfg["device"])))
+
+
+def score_task(task):
+    """(name, code) -> (code, score, error or None), in a `net_workers` process."""
+    return _one(task)
 
 
 def _collect(results, path, cached, name, total, progress, flush_s: float = 5.0):

@@ -2,6 +2,8 @@
 flops+naswot+zen`), that orders pairs of sub-networks (bigger = better)."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..errors import UserError
@@ -29,7 +31,7 @@ def make_teacher(cfg, profile, pool):
     if len(set(names)) != len(names):
         raise TeacherError(f"config key 'rdnas.teacher': '{cfg['rdnas']['teacher']}' names a proxy twice")
     if len(names) == 1:
-        return _one(cfg, profile, pool, names[0])
+        return _one(cfg, profile, pool, names[0], standalone=True)
     members = [_one(cfg, profile, pool, name) for name in names]
     reference = pool if pool is not None else profile.space.sample_codes(
         REFERENCE_CODES, seed=cfg["proxies"]["seed"])
@@ -44,7 +46,7 @@ def make_teacher(cfg, profile, pool):
     return rank_average
 
 
-def _one(cfg, profile, pool, name):
+def _one(cfg, profile, pool, name, standalone=False):
     from ..io_utils import read_jsonl
     from ..proxies import PROXIES, proxy_settings, score
     from ..proxies.batch import cache_path, compute_many
@@ -52,8 +54,11 @@ def _one(cfg, profile, pool, name):
         settings = proxy_settings(cfg["proxies"], profile)
         return lambda code: score(name, profile, code, settings["seed"], settings)
     if pool is None:
-        raise TeacherError(f"teacher '{name}' needs a network: set train.sample_from=candidates so the "
-                           "teacher comes from the proxy cache of the candidate pool")
+        if standalone:
+            return LazyProxyTeacher(cfg, profile, name)
+        raise TeacherError(f"teacher '{cfg['rdnas']['teacher']}': a rank-average member that needs a network "
+                           f"('{name}') is ranked within the candidate pool: set train.sample_from=candidates "
+                           "(or use it alone: it is then scored as training draws the sub-networks)")
     path = cache_path(cfg, name)
     cached = {r["arch"]: r["score"] for r in read_jsonl(path)} if path.is_file() else {}
     missing = [c for c in pool if c not in cached]
@@ -71,3 +76,58 @@ def _one(cfg, profile, pool, name):
             raise TeacherError(f"teacher '{name}': no cached score for sub-network {code} (not in the candidate pool)")
         return cached[code]
     return teacher
+
+
+class LazyProxyTeacher:
+    """A network proxy as the teacher of a run that samples the whole space (no pool to
+    precompute): each sub-network is scored when training first draws it (about 2 per step),
+    read from the proxy cache if it is there, and appended to it. The scores come from one
+    1-thread worker process, as in `tools/proxies.py`'s batch runs: the same numbers, and the
+    proxy's own seeding (it reseeds Paddle for every network) never touches the training
+    process's generators, so a resumed run draws exactly what an uninterrupted one does.
+    Used as a context (the training loop's, via `session`): its worker ends with it."""
+
+    def __init__(self, cfg, profile, name):
+        from ..io_utils import read_jsonl
+        from ..proxies.batch import cache_path
+        self.cfg, self.profile, self.name = cfg, profile, name
+        self.path = cache_path(cfg, name)
+        self.cached = ({r["arch"]: r["score"] for r in read_jsonl(self.path, repair=True)}
+                       if self.path.is_file() else {})
+        self.computed = 0
+        self._stack, self._pool = None, None
+
+    def __call__(self, code):
+        if code not in self.cached:
+            self._compute(code)
+        return self.cached[code]
+
+    def _compute(self, code):
+        import json
+        from ..io_utils import FileLock, append_lines
+        from ..proxies.base import ProxyError
+        from ..proxies.batch import net_workers, score_task
+        if self._pool is None:
+            self._stack = contextlib.ExitStack()
+            self._pool = self._stack.enter_context(net_workers(self.cfg, self.profile, 1))
+        [(_, value, err)] = list(self._pool.imap(score_task, [(self.name, code)]))
+        if err:
+            raise ProxyError(err)
+        self.cached[code] = value
+        self.computed += 1
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.path):
+            append_lines(self.path, [json.dumps({"arch": code, "score": value})])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        # An error in training reaches the pool too: its worker is killed, not waited for.
+        stack, self._stack, self._pool = self._stack, None, None
+        return stack.__exit__(*exc) if stack is not None else False
+
+
+def session(teacher):
+    """The context a training run holds its teacher in: a lazy one's worker ends with it."""
+    return teacher if isinstance(teacher, LazyProxyTeacher) else contextlib.nullcontext()
