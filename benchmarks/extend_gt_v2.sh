@@ -4,9 +4,12 @@
 # rankers; at equal cost, new codes resolve more than more seeds of the same codes
 # (BENCHMARKS.md, "Ground truth v2": the power figures). N new codes (default 300): a seeded
 # stratified selection from the official candidates (gt.py select, seed 1), none of v2's
-# codes, taken in MAC-spread order (a build stopped part-way still spans the range), each
-# with seeds 0 and 1 one after the other (every finished code is a repeated pair), into v2's
-# own runs.jsonl under v2's protocol (the config's default). Resumable: rerun after a kill.
+# codes, taken in MAC-spread order (a build stopped part-way still spans the range), seed 0
+# of every code first, then seed 1 (--order seed; for a fixed number of runs one seed of
+# more codes buys more power to compare rankers than two seeds of fewer: per-run ICC r gives
+# n * r against (n / 2) * 2r / (1 + r); v2's 100 codes and the first 28 of these, built
+# code by code until 2026-12-03, hold the repeated pairs), into v2's own runs.jsonl under
+# v2's protocol (the config's default). Resumable: rerun after a kill.
 # Then: bash benchmarks/refresh_gt_figures.sh (rewrites gt.json from the runs, redoes the figures).
 #   N=300 bash benchmarks/extend_gt_v2.sh
 set -euo pipefail
@@ -30,6 +33,6 @@ atomic_write_json(f"{d}/codes_ext.json", keep, indent=1)
 print(f"extend_gt_v2: {len(keep)} new codes -> {d}/codes_ext.json")
 EOF
 fi
-python tools/train_standalone.py --codes "$d/codes_ext.json" --seeds 0 1 --order code \
+python tools/train_standalone.py --codes "$d/codes_ext.json" --seeds 0 1 --order seed \
   --jobs "${JOBS:-2}" --out "$d/runs.jsonl"
 python tools/gt.py summary "$d/runs.jsonl"
