@@ -14,6 +14,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the worker functions live in a module the spawned workers can import.
 HELPERS = textwrap.dedent("""
     import os, signal, time
+    OMP_AT_IMPORT = os.environ.get("OMP_NUM_THREADS")     # what a module the task imports (Paddle) sees
+    def omp_at_import(x):
+        return OMP_AT_IMPORT
     def init(bad):
         if bad:
             raise ValueError("no data here")
@@ -209,3 +212,20 @@ def test_workers_end_when_the_parent_is_killed_during_their_start_up(tmp_path):
     """)
     assert len(pids) == 2
     assert _kill_parent_and_wait(p, pids, timeout=2.0) == []
+
+
+def test_workers_take_the_pools_thread_count_before_their_task_imports_anything(tmp_path):
+    """A parent running 2 threads (a training run) starts 1-thread workers: the count is in
+    the environment before the worker imports its task's modules (Paddle reads it there);
+    without `threads` the workers inherit the parent's; the parent's environment is restored."""
+    r = _run(tmp_path, """
+        import os
+        os.environ["OMP_NUM_THREADS"] = "2"
+        with worker_pool(2, h.init, (False,), threads=1) as pool:
+            print(sorted(set(pool.imap(h.omp_at_import, range(4)))))
+        with worker_pool(1, h.init, (False,)) as pool:
+            print(sorted(set(pool.imap(h.omp_at_import, range(2)))))
+        print(os.environ["OMP_NUM_THREADS"], "TRACK1_WORKER_THREADS" in os.environ)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:3] == ["['1']", "['2']", "2 False"]

@@ -64,15 +64,23 @@ PR_SET_PDEATHSIG = 1            # <linux/prctl.h>
 # those imports, and arms the parent-death signal there (`arm_worker`), so a parent killed
 # during a worker's start-up does not leave it running to the end of them.
 PARENT_ENV = "TRACK1_WORKER_PARENT"
+# The workers' thread count, set the same way: Paddle fixes its thread pool when it is
+# imported, before the initializer runs, so a worker spawned by a parent that runs with
+# OMP_NUM_THREADS=2 (a training run scoring its RD-NAS teacher) would otherwise keep 2.
+THREADS_ENV = "TRACK1_WORKER_THREADS"
 
 
 def arm_worker():
-    """In a process spawned by `worker_pool`: die with the parent from now on. Anything else
-    (another child of that parent, a worker's own child) leaves the variable alone or finds it
-    removed: the worker takes it out of its environment at once."""
+    """In a process spawned by `worker_pool`: die with the parent from now on, and take the
+    pool's thread count. Anything else (another child of that parent, a worker's own child)
+    leaves the variables alone or finds them removed: the worker takes them out of its
+    environment at once."""
     parent = os.environ.pop(PARENT_ENV, None)
+    threads = os.environ.pop(THREADS_ENV, None)
     if parent and "--multiprocessing-fork" in getattr(sys, "orig_argv", sys.argv):
         die_with_parent(int(parent))
+        if threads:
+            worker_env(int(threads))
 
 
 def die_with_parent(parent: int, poll_s: float = 1.0):
@@ -175,8 +183,9 @@ def _result(fut):
 
 
 @contextlib.contextmanager
-def worker_pool(jobs: int, initializer, initargs=()):
-    """A GuardedPool of `jobs` spawned workers, each run through `initializer(*initargs)`.
+def worker_pool(jobs: int, initializer, initargs=(), threads: int | None = None):
+    """A GuardedPool of `jobs` spawned workers, each run through `initializer(*initargs)`,
+    with `threads` threads each (None: the parent's OMP_NUM_THREADS).
     No max_tasks_per_child: in CPython 3.11-3.13 a ProcessPoolExecutor with it deadlocks
     once its workers retire with tasks still queued (gh-115634; seen here: a GT build hung
     after 16 runs); `recycled_imap_unordered` gives fresh workers instead."""
@@ -185,8 +194,10 @@ def worker_pool(jobs: int, initializer, initargs=()):
     for k, v in MALLOC_ENV.items():
         os.environ.setdefault(k, v)
     before = set(mp.active_children())
-    old_parent = os.environ.get(PARENT_ENV)
+    old_env = {k: os.environ.get(k) for k in (PARENT_ENV, THREADS_ENV)}
     os.environ[PARENT_ENV] = str(os.getpid())
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
     ex = cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_guarded_init,
                                 initargs=(os.getpid(), initializer, initargs))
     # A plain `kill` (SIGTERM) would end this process without unwinding, leaving the workers
@@ -209,10 +220,11 @@ def worker_pool(jobs: int, initializer, initargs=()):
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
-        if old_parent is None:
-            os.environ.pop(PARENT_ENV, None)
-        else:
-            os.environ[PARENT_ENV] = old_parent
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _kill_new_children(before):
@@ -227,7 +239,8 @@ def _exit_on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def recycled_imap_unordered(jobs: int, initializer, initargs, fn, tasks, tasks_per_worker: int):
+def recycled_imap_unordered(jobs: int, initializer, initargs, fn, tasks, tasks_per_worker: int,
+                            threads: int | None = None):
     """`imap_unordered` of `fn` over `tasks` in rounds of `jobs * tasks_per_worker`, each
     round in a fresh pool: what max_tasks_per_child is for (a worker's memory growth across
     many Paddle programs stays bounded) without its deadlock. A round's last task leaves
@@ -235,5 +248,5 @@ def recycled_imap_unordered(jobs: int, initializer, initargs, fn, tasks, tasks_p
     tasks = list(tasks)
     size = jobs * tasks_per_worker
     for start in range(0, len(tasks), size):
-        with worker_pool(jobs, initializer, initargs) as pool:
+        with worker_pool(jobs, initializer, initargs, threads) as pool:
             yield from pool.imap_unordered(fn, tasks[start:start + size])

@@ -175,7 +175,8 @@ def _train(run, todo) -> int:
     init = (st, run["cfg"]["data"], run["profile"], st["threads"], os.getpid(), run["backend"], run["kind"])
     tasks = [(k, c, s, curve, predictions, weights_dir and str(weights_path(weights_dir, c, s))) for k, c, s in todo]
     # closing(): an error here (a full disk) ends the workers now, not when the generator is collected.
-    results = recycled_imap_unordered(run["jobs"], _init_worker, init, _run_task, tasks, RUNS_PER_WORKER)
+    results = recycled_imap_unordered(run["jobs"], _init_worker, init, _run_task, tasks, RUNS_PER_WORKER,
+                                      threads=st["threads"])
     with contextlib.closing(results):
         for key, rec in results:
             rec.update(protocol=run["protocol"], code_version=version, cpu=cpu,

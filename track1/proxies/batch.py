@@ -82,7 +82,7 @@ def compute_many(cfg, profile, name: str, codes, jobs: int = 1, progress: bool =
 def net_workers(cfg, profile, jobs: int):
     """The worker pool that scores network proxies (1 thread each, on the config's device);
     its `imap(score_task, [(name, code), ...])` yields (code, score, error or None)."""
-    return worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1, resolve(cfg["device"])))
+    return worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1, resolve(cfg["device"])), threads=1)
 
 
 def score_task(task):

@@ -98,7 +98,7 @@ def _score_todo(trained, cfg, candidates, todo, partial_path, done, plan, log):
     t0 = time.time()
     # The bar is closed however scoring ends, so an error message starts on a line of its own.
     with tqdm(total=len(todo), desc="scoring", unit="cand", mininterval=5) as bar, \
-            worker_pool(plan.jobs, _init, (trained, cfg["data"], dict(cfg["score"]), 1, plan)) as pool:
+            worker_pool(plan.jobs, _init, (trained, cfg["data"], dict(cfg["score"]), 1, plan), threads=1) as pool:
         for idx, scores in pool.imap_unordered(_score_chunk, tasks):
             bad = [i for i, s in zip(idx, scores) if not np.isfinite(s)]
             if bad:
