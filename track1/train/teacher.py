@@ -78,11 +78,15 @@ def _one(cfg, profile, pool, name, standalone=False):
     return teacher
 
 
+# Proxy workers of a lazy teacher: a step has two random sub-networks to score.
+WORKERS = 2
+
+
 class LazyProxyTeacher:
     """A network proxy as the teacher of a run that samples the whole space (no pool to
     precompute): each sub-network is scored when training first draws it (about 2 per step),
-    read from the proxy cache if it is there, and appended to it. The scores come from one
-    1-thread worker process, as in `tools/proxies.py`'s batch runs: the same numbers, and the
+    read from the proxy cache if it is there, and appended to it. The scores come from
+    1-thread worker processes, as in `tools/proxies.py`'s batch runs: the same numbers, and the
     proxy's own seeding (it reseeds Paddle for every network) never touches the training
     process's generators, so a resumed run draws exactly what an uninterrupted one does.
     Used as a context (the training loop's, via `session`): its worker ends with it."""
@@ -94,30 +98,35 @@ class LazyProxyTeacher:
         self.path = cache_path(cfg, name)
         self.cached = ({r["arch"]: r["score"] for r in read_jsonl(self.path, repair=True)}
                        if self.path.is_file() else {})
-        self.computed = 0
         self._stack, self._pool = None, None
 
     def __call__(self, code):
         if code not in self.cached:
-            self._compute(code)
+            self.prefetch([code])
         return self.cached[code]
 
-    def _compute(self, code):
+    def prefetch(self, codes):
+        """Score the codes not yet cached, side by side (a step's random sub-networks: training
+        waits for them, so the workers have the cores)."""
         import json
         from ..io_utils import FileLock, append_lines
         from ..proxies.base import ProxyError
         from ..proxies.batch import net_workers, score_task
+        todo = [c for c in dict.fromkeys(codes) if c not in self.cached]
+        if not todo:
+            return
         if self._pool is None:
             self._stack = contextlib.ExitStack()
-            self._pool = self._stack.enter_context(net_workers(self.cfg, self.profile, 1))
-        [(_, value, err)] = list(self._pool.imap(score_task, [(self.name, code)]))
-        if err:
-            raise ProxyError(err)
-        self.cached[code] = value
-        self.computed += 1
+            self._pool = self._stack.enter_context(net_workers(self.cfg, self.profile, WORKERS))
+        lines = []
+        for code, value, err in self._pool.imap(score_task, [(self.name, c) for c in todo]):
+            if err:
+                raise ProxyError(err)
+            self.cached[code] = value
+            lines.append(json.dumps({"arch": code, "score": value}))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.path):
-            append_lines(self.path, [json.dumps({"arch": code, "score": value})])
+            append_lines(self.path, lines)
 
     def __enter__(self):
         return self
