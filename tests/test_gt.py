@@ -187,7 +187,7 @@ def test_a_pair_asked_twice_runs_once_and_a_diverged_run_is_recorded(tmp_path, m
     assert summarize(rows)["n_diverged"] == 1 and len(to_gt(rows)) == 1
 
 
-def _inline_pool(jobs, init, args, fn, tasks, tasks_per_worker):
+def _inline_pool(jobs, init, args, fn, tasks, tasks_per_worker, threads=None):
     """recycled_imap_unordered's interface, run in this process (no spawn, so monkeypatches hold)."""
     return (fn(t) for t in tasks)
 
