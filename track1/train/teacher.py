@@ -89,7 +89,7 @@ class LazyProxyTeacher:
     1-thread worker processes, as in `tools/proxies.py`'s batch runs: the same numbers, and the
     proxy's own seeding (it reseeds Paddle for every network) never touches the training
     process's generators, so a resumed run draws exactly what an uninterrupted one does.
-    Used as a context (the training loop's, via `session`): its worker ends with it."""
+    Used as a context (the training loop's, via `session`): its workers end with it."""
 
     def __init__(self, cfg, profile, name):
         from ..io_utils import read_jsonl
