@@ -36,10 +36,10 @@ def main():
         analytic = not PROXIES.meta(name)["needs_net"]
         sel = codes if analytic else codes[:args.n]
         # In-process, what one worker of compute_many does per code (no pool start-up counted).
-        batch._one((name, codes[-1]))
+        batch.score_task((name, codes[-1]))
         t = time.time()
         for c in sel:
-            batch._one((name, c))
+            batch.score_task((name, c))
         dt = time.time() - t
         row = {"proxy": name, "codes": len(sel), "s": round(dt, 2), "codes_per_s": round(len(sel) / dt, 2)}
         row["hours_45k_one_process"] = round(45000 / row["codes_per_s"] / 3600, 3)

@@ -320,7 +320,7 @@ def test_a_network_proxy_teacher_scores_the_drawn_subnets_as_batch_runs_do(tmp_p
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     scored = {r["arch"]: r["score"] for r in lines}
     assert len(scored) == len(lines) >= 4           # the sandwich's ends and the random nets, once each
-    fresh = load_config(None, [*sets[:-1], f"proxies.cache_dir={tmp_path}/fresh", "rdnas.threshold_quantile=0"])
+    fresh = load_config(None, [*sets[:-1], f"proxies.cache_dir={tmp_path}/fresh"])
     batch = compute_many(fresh, fm_profile, "naswot", list(scored), progress=False)
     assert batch == scored
     second = load_config(None, tiny(tmp_path / "b", *sets))

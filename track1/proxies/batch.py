@@ -51,7 +51,8 @@ def _init(proxies, data, profile, threads, device=None):
     _W.update(profile=profile, settings=settings, data=_load_data(settings, data, profile))
 
 
-def _one(task):
+def score_task(task):
+    """(name, code) -> (code, score, error or None), in a `net_workers` process (or this one)."""
     name, code = task
     try:
         return code, score(name, _W["profile"], code, _W["settings"]["seed"], _W["settings"], _W["data"]), None
@@ -70,12 +71,12 @@ def compute_many(cfg, profile, name: str, codes, jobs: int = 1, progress: bool =
         todo = [c for c in dict.fromkeys(codes) if c not in cached]
         if todo and not PROXIES.meta(name)["needs_net"]:
             _init(cfg["proxies"], cfg["data"], profile, int(os.environ.get("OMP_NUM_THREADS", "1")))
-            results = map(_one, [(name, c) for c in todo])
-            _collect(results, path, cached, name, len(todo), progress)
+            results = map(score_task, [(name, c) for c in todo])
+            store_scores(results, path, cached, name, len(todo), progress)
         elif todo:
             with net_workers(cfg, profile, jobs) as pool:
-                results = pool.imap(_one, [(name, c) for c in todo], chunksize=8)
-                _collect(results, path, cached, name, len(todo), progress)
+                results = pool.imap(score_task, [(name, c) for c in todo], chunksize=8)
+                store_scores(results, path, cached, name, len(todo), progress)
     return {c: cached[c] for c in codes}
 
 
@@ -85,12 +86,7 @@ def net_workers(cfg, profile, jobs: int):
     return worker_pool(jobs, _init, (cfg["proxies"], cfg["data"], profile, 1, resolve(cfg["device"])), threads=1)
 
 
-def score_task(task):
-    """(name, code) -> (code, score, error or None), in a `net_workers` process."""
-    return _one(task)
-
-
-def _collect(results, path, cached, name, total, progress, flush_s: float = 5.0):
+def store_scores(results, path, cached, name, total, progress, flush_s: float = 5.0):
     """Store scores as they arrive, in chunks (one write + fsync every few seconds)."""
     import json
     import time

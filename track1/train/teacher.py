@@ -31,7 +31,7 @@ def make_teacher(cfg, profile, pool):
     if len(set(names)) != len(names):
         raise TeacherError(f"config key 'rdnas.teacher': '{cfg['rdnas']['teacher']}' names a proxy twice")
     if len(names) == 1:
-        return _one(cfg, profile, pool, names[0], standalone=True)
+        return _one(cfg, profile, pool, names[0], alone=True)
     members = [_one(cfg, profile, pool, name) for name in names]
     reference = pool if pool is not None else profile.space.sample_codes(
         REFERENCE_CODES, seed=cfg["proxies"]["seed"])
@@ -46,7 +46,7 @@ def make_teacher(cfg, profile, pool):
     return rank_average
 
 
-def _one(cfg, profile, pool, name, standalone=False):
+def _one(cfg, profile, pool, name, alone=False):
     from ..io_utils import read_jsonl
     from ..proxies import PROXIES, proxy_settings, score
     from ..proxies.batch import cache_path, compute_many
@@ -54,7 +54,7 @@ def _one(cfg, profile, pool, name, standalone=False):
         settings = proxy_settings(cfg["proxies"], profile)
         return lambda code: score(name, profile, code, settings["seed"], settings)
     if pool is None:
-        if standalone:
+        if alone:
             return LazyProxyTeacher(cfg, profile, name)
         raise TeacherError(f"teacher '{cfg['rdnas']['teacher']}': a rank-average member that needs a network "
                            f"('{name}') is ranked within the candidate pool: set train.sample_from=candidates "
@@ -108,25 +108,18 @@ class LazyProxyTeacher:
     def prefetch(self, codes):
         """Score the codes not yet cached, side by side (a step's random sub-networks: training
         waits for them, so the workers have the cores)."""
-        import json
-        from ..io_utils import FileLock, append_lines
-        from ..proxies.base import ProxyError
-        from ..proxies.batch import net_workers, score_task
+        from ..io_utils import FileLock
+        from ..proxies.batch import store_scores, net_workers, score_task
         todo = [c for c in dict.fromkeys(codes) if c not in self.cached]
         if not todo:
             return
         if self._pool is None:
             self._stack = contextlib.ExitStack()
             self._pool = self._stack.enter_context(net_workers(self.cfg, self.profile, WORKERS))
-        lines = []
-        for code, value, err in self._pool.imap(score_task, [(self.name, c) for c in todo]):
-            if err:
-                raise ProxyError(err)
-            self.cached[code] = value
-            lines.append(json.dumps({"arch": code, "score": value}))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.path):
-            append_lines(self.path, lines)
+            store_scores(self._pool.imap(score_task, [(self.name, c) for c in todo]), self.path, self.cached,
+                     self.name, len(todo), progress=False)
 
     def __enter__(self):
         return self
@@ -138,5 +131,5 @@ class LazyProxyTeacher:
 
 
 def session(teacher):
-    """The context a training run holds its teacher in: a lazy one's worker ends with it."""
+    """The context a training run holds its teacher in: a lazy one's workers end with it."""
     return teacher if isinstance(teacher, LazyProxyTeacher) else contextlib.nullcontext()
