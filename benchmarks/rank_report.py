@@ -2,11 +2,13 @@
 `benchmarks/rank_strategies.sh` checked against the GT of the moment.
 
     python benchmarks/rank_report.py [--gt GT] [--dir benchmarks/results/rank] [--boot 2000] [--out R.jsonl]
-                                     [--blend PROXY] [--ranking ranking.json] [--common]
+                                     [--blend PROXY] [--ranking ranking.json] [--common] [--codes FILE]
 
 Every ranker is compared on the same codes: all of the GT's. A score file that lacks some of
 them (kept from before the GT grew) is left out, and the report names it; --common instead
-restricts the GT to the codes every score file holds (and says how many).
+restricts the GT to the codes every score file holds (and says how many). --codes FILE (an
+official-format code file) restricts it to that file's codes: a held-out test on codes that no
+choice was tuned on (e.g. the extension's codes_ext.json, "The test on held-out codes").
 
 Rows: each variant's Kendall tau, |Pearson|, Spearman and top-10% precision, averaged over
 its seeds (per-seed taus shown), the Kendall tau of its scores with MACs on the GT codes
@@ -281,9 +283,20 @@ def main():
     ap.add_argument("--blend", metavar="PROXY", help="also rank-average each variant with this proxy (e.g. flops)")
     ap.add_argument("--common", action="store_true",
                     help="restrict the GT to the codes every score file holds (default: leave out the files that lack some)")
+    ap.add_argument("--codes", metavar="FILE",
+                    help="restrict the GT to the codes of this official-format file (a held-out set)")
     a = ap.parse_args()
     try:
         gt = read_official(a.gt, need_acc=True, what="GT file")
+        if a.codes:
+            keep = read_official(a.codes, what="--codes file")
+            n_all = len(gt)
+            clash = next((k for k in gt if k in keep and keep[k]["arch"] != gt[k]["arch"]), None)
+            if clash:
+                fail(f"--codes {a.codes}: entry {clash} is another code than the GT's entry of that key")
+            gt = {k: g for k, g in gt.items() if k in keep}
+            if len(gt) < 3:
+                fail(f"--codes {a.codes}: only {len(gt)} of its {len(keep)} codes are in the GT ({n_all} codes)")
         files = score_files(Path(a.dir))
         if not files:
             fail(f"no score files in {a.dir}: run benchmarks/rank_strategies.sh first")
@@ -324,6 +337,8 @@ def main():
                      "tau_minus_base": diffs.get(v)})
     rows.sort(key=lambda r: -r["kendall_tau"])
     common = f", the {len(true)} of its {n_gt} codes every score file holds (--common)" if a.common else ""
+    if a.codes:
+        common += f", only those of {a.codes}" 
     print(f"GT: {a.gt} ({len(true)} codes{common}); paired bootstrap vs '{a.base}' over codes, {a.boot} resamples")
     if short:
         print(f"left out, lacking GT codes (kept from a smaller GT; rank_strategies.sh redoes them): "
@@ -362,7 +377,8 @@ def main():
         gt = Path(a.gt).resolve()
         # The checkout's own GT by its path in the checkout: the file means the same on every clone.
         shown = str(gt.relative_to(ROOT)) if gt.is_relative_to(ROOT) else str(a.gt)
-        summary = ranking_summary(shown, rows, vs, selfc, resid, {"gt_codes": n_gt, "codes_compared": len(true)}, short)
+        sizes = {"gt_codes": n_gt, "codes_compared": len(true), **({"codes_file": a.codes} if a.codes else {})}
+        summary = ranking_summary(shown, rows, vs, selfc, resid, sizes, short)
         Path(a.ranking).write_text(json.dumps(summary, indent=1) + "\n")
 
 

@@ -166,6 +166,27 @@ def test_a_score_file_lacking_gt_codes_is_left_out_or_the_gt_restricted(tmp_path
     assert r.returncode != 0 and r.stderr.strip().count("\n") == 0 and "--common" in r.stderr
 
 
+def test_codes_restricts_the_gt_to_a_held_out_list_joined_by_key(tmp_path, fm_profile):
+    n = 30
+    codes, keys, rng, true, gt, runs = _random_gt(tmp_path, fm_profile, n, 9, 3)
+    pred = true + 0.3 * rng.random(n)
+    _official(runs / "a-s0.json", keys, codes, pred)
+    held = tmp_path / "held.json"
+    held.write_text(json.dumps({k: {"arch": c} for k, c in list(zip(keys, codes))[10:][::-1]}))
+    out = tmp_path / "r.jsonl"
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--out", out, "--codes", held)
+    assert r.returncode == 0, r.stderr
+    assert f"({n - 10} codes, only those of {held})" in r.stdout
+    row = json.loads(out.read_text())
+    assert row["gt_n"] == n - 10 and np.isclose(row["kendall_tau"], stats.kendalltau(pred[10:], true[10:])[0])
+    held.write_text(json.dumps({keys[0]: {"arch": codes[1]}, keys[1]: {"arch": codes[0]}}))
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--codes", held)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "another code than the GT's" in r.stderr
+    held.write_text(json.dumps({keys[0]: {"arch": codes[0]}}))
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--codes", held)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "only 1 of its 1 codes are in the GT" in r.stderr
+
+
 def test_rank_codes_compare_says_whether_a_redone_file_agrees(tmp_path, fm_profile):
     codes = fm_profile.space.sample_codes(5, seed=8)
     keys = [f"arch{i}" for i in range(5)]
