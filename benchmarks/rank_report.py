@@ -22,6 +22,10 @@ at the end of training, and the difference of its mean tau to the baseline varia
 95% interval from a paired bootstrap over the GT codes (both rankings resampled on the same
 codes, so the GT's own noise is shared and cancels in part). An interval that holds 0 means
 the GT cannot tell the two apart.
+A third table (a GT with per-seed values) scores each ranker against one stand-alone run of each
+code (each seed alone, on the codes run twice) next to the dearest ranker there is, a second
+run of the same codes, with the paired interval of the difference: a supernet below it knows a
+code's accuracy less well than another training of that code does.
 
 --ranking PATH writes the machine-readable summary (issue 21): per ranker (each variant and
 each proxy, `flops` among them) its mean Kendall tau and |Pearson| over seeds, the number of
@@ -51,7 +55,8 @@ from track1.candidates import CandidateError, read_official  # noqa: E402
 from track1.check import join, seed_values  # noqa: E402
 from track1.config import load_config  # noqa: E402
 from track1.metrics import (all_metrics, beyond_capacity, beyond_capacity_interval, gt_reliability,  # noqa: E402
-                            kendall, residual_icc, residual_icc_interval, seed_partial_spearman, within_strata_tau)
+                            kendall, residual_icc, residual_icc_interval, seed_partial_spearman, versus_a_second_run,
+                            within_strata_tau)
 from track1.profile import Profile  # noqa: E402
 
 PROFILE = Profile.from_section(load_config(None).profile)          # the candidates' (fashion_mnist's)
@@ -181,6 +186,24 @@ def capacity_table(rows: list, runs: dict, true, cap, resid: dict | None, n_boot
         print(f"| {r['variant']} | {r['beyond_capacity']:+.3f}{interval(r.get('beyond_capacity_ci'))} | {ts} |")
 
 
+def second_run_table(rows: list, runs: dict, gt_path, keys, n_boot: int) -> None:
+    """The third table: each ranker against one stand-alone run of each code, next to the
+    dearest ranker there is, a second run of the same codes (on the GT's codes run twice)."""
+    seeds = seed_values(gt_path, keys)
+    two = [i for i, x in enumerate(seeds or []) if len(x) >= 2]
+    if len(two) < 8:
+        return
+    mat = np.array([seeds[i][:2] for i in two])
+    print(f"\nagainst one run ({len(two)} codes run twice; mean tau against each seed alone): a second run of "
+          f"every code scores {kendall(mat[:, 0], mat[:, 1]):+.3f} (one seed ranking the other)\n")
+    print("| ranker | tau vs one run | minus a second run's [95% paired over codes] |")
+    print("|---|---|---|")
+    for r in rows:
+        v = versus_a_second_run(np.stack(list(runs[r["variant"]].values()))[:, two], mat, n_boot)
+        r["tau_vs_one_run"], r["minus_second_run"] = v["tau"], [v["diff"], *(v["ci"] or [])]
+        print(f"| {r['variant']} | {v['tau']:+.3f} | {v['diff']:+.3f}{interval(v['ci'])} |")
+
+
 def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict, resid: dict | None = None,
                     gt_codes: dict | None = None, left_out: dict | None = None) -> dict:
     """The issue's ranking.json: {"gt", "rankers": {name: figures}}; `vs` maps a reference
@@ -190,7 +213,7 @@ def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict, resid: dict
         v = r["variant"]
         e = {"kendall_tau": r["kendall_tau"], "pearson_abs": r["pearson_abs"], "seeds": len(r["seeds"]),
              "beyond_capacity": r["beyond_capacity"]}
-        for k in ("beyond_capacity_ci", "tau_within_mac_strata"):
+        for k in ("beyond_capacity_ci", "tau_within_mac_strata", "tau_vs_one_run", "minus_second_run"):
             if k in r:
                 e[k] = r[k]
         for ref, diffs in vs.items():
@@ -360,6 +383,7 @@ def main():
     goals(rows, vs.get("proxy-flops", {}), blends)
     resid = gt_residual(a.gt, list(gt), cost, a.boot)
     capacity_table(rows, runs, true, cap, resid, a.boot)
+    second_run_table(rows, runs, a.gt, list(gt), a.boot)
     if a.blend:
         print(f"\nrank average with proxy {a.blend}: mean tau at weight w on the supernet's rank "
               f"(rows 'V+{a.blend}' above: w = {BLEND_W:g}, fixed in advance; the best w of this table is "

@@ -207,7 +207,8 @@ def test_rank_codes_compare_says_whether_a_redone_file_agrees(tmp_path, fm_profi
 def test_beyond_capacity_table_and_the_gt_residual_ceiling(tmp_path, fm_profile):
     """The second table's figures in ranking.json: each ranker's partial Spearman interval
     (seeds resampled together) and tau within MAC fifths, and the GT's residual ICC and
-    ceiling from its per-seed values, as track1.metrics computes them."""
+    ceiling from its per-seed values, as track1.metrics computes them; the third's: each
+    ranker's tau against one seed and its difference to a second run's."""
     from track1.metrics import (beyond_capacity_interval, gt_reliability, residual_icc, seed_partial_spearman,
                                 within_strata_tau)
     n = 40
@@ -244,6 +245,12 @@ def test_beyond_capacity_table_and_the_gt_residual_ceiling(tmp_path, fm_profile)
     assert np.isclose(good["tau_within_mac_strata"], np.mean([within_strata_tau(p, true, macs) for p in preds]))
     assert good["beyond_capacity_ci"][0] > 0 and res["rankers"]["flops"]["beyond_capacity"] == 0
     assert "would show about" in r.stdout
+    # the third table: against one seed, next to a second run of the same codes
+    one = np.mean([(stats.kendalltau(p, seeds[:, 0])[0] + stats.kendalltau(p, seeds[:, 1])[0]) / 2 for p in preds])
+    assert np.isclose(good["tau_vs_one_run"], one)
+    assert np.isclose(good["minus_second_run"][0], one - stats.kendalltau(seeds[:, 0], seeds[:, 1])[0])
+    assert good["minus_second_run"][1] < good["minus_second_run"][0] < good["minus_second_run"][2]
+    assert f"a second run of every code scores {stats.kendalltau(seeds[:, 0], seeds[:, 1])[0]:+.3f}" in r.stdout
     r = _report("--gt", gt, "--dir", runs, "--boot", "-3")
     assert r.returncode == 2 and "--boot" in r.stderr and ">= 0" in r.stderr
 

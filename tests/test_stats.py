@@ -13,7 +13,8 @@ from scipy import stats
 from track1.standalone.predictions import encode_labels
 from track1.metrics import (_batch_kendall, _batch_pearson, _batch_spearman, disattenuate, disattenuate_tau,
                             gt_reliability, icc, icc_interval, observed_tau, paired_bootstrap, paired_tau_se,
-                            resolvable_difference, residual_icc, residual_icc_interval, tau_ceiling)
+                            replicate_vs_capacity, resolvable_difference, versus_a_second_run, residual_icc, residual_icc_interval,
+                            tau_ceiling)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -138,6 +139,40 @@ def test_residual_icc_is_zero_for_pure_capacity_and_positive_beyond_it():
     assert lo < 0 < hi
 
 
+def test_a_second_run_beats_flops_only_when_the_gt_holds_reliable_signal_past_capacity():
+    """Each seed ranking the other, against MACs: with a code effect beyond capacity larger
+    than the run noise the second run (and its blend with MACs) is above MACs with an interval
+    above 0; with values that are capacity plus noise it is below MACs (it carries the noise
+    and nothing MACs lacks), and its blend is not shown above."""
+    rng = np.random.default_rng(7)
+    n = 150
+    macs, params, cap = _capacity(rng, n)
+    cap = cap / cap.std()
+    rich = cap[:, None] + 2 * rng.normal(0, 1, (n, 1)) + 0.3 * rng.normal(0, 1, (n, 2))
+    r = replicate_vs_capacity(rich, macs, n_boot=300)
+    assert r["n_codes"] == n and r["replicate"] > r["macs"] + 0.2
+    assert r["replicate_minus_macs"]["ci"][0] > 0 and r["blend_minus_macs"]["ci"][0] > 0
+    assert r["replicate_minus_macs"]["diff"] == pytest.approx(r["replicate"] - r["macs"])
+    noisy = cap[:, None] + 1.5 * rng.normal(0, 1, (n, 2))
+    r = replicate_vs_capacity(noisy, macs, n_boot=300)
+    assert r["replicate_minus_macs"]["ci"][1] < 0
+    assert r["blend_minus_macs"]["ci"][0] < 0
+    assert r["replicate"] == pytest.approx(stats.kendalltau(noisy[:, 0], noisy[:, 1])[0])
+
+
+def test_a_ranker_that_knows_the_noise_free_values_beats_a_second_run_and_a_noisier_one_does_not():
+    rng = np.random.default_rng(8)
+    n = 150
+    value = rng.normal(0, 1, n)
+    runs = value[:, None] + 1.0 * rng.normal(0, 1, (n, 2))          # per-run ICC 0.5
+    exact = versus_a_second_run(value, runs, n_boot=300)
+    assert exact["ci"][0] > 0 and exact["n_codes"] == n
+    assert exact["second_run"] == pytest.approx(stats.kendalltau(runs[:, 0], runs[:, 1])[0])
+    noisy = versus_a_second_run(np.stack([value + 3 * rng.normal(0, 1, n) for _ in range(2)]), runs, n_boot=300)
+    assert noisy["ci"][1] < 0
+    assert noisy["diff"] == pytest.approx(noisy["tau"] - noisy["second_run"])
+
+
 def test_beyond_capacity_is_zero_for_size_and_finds_knowledge_past_it():
     """Simulated GT = capacity + a hidden term + noise: FLOPs and params (functions of
     capacity) score exactly 0; a ranker that knows the hidden term scores high with an
@@ -250,6 +285,7 @@ def test_summary_says_when_nothing_beyond_capacity_is_reliable(tmp_path):
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]
     assert last.startswith("no ranker can be shown to know more than FLOPs/params on this GT by acc")
+    assert "not even a stand-alone run of every code, alone or beside MACs, is shown above MACs" in r.stdout
 
 
 @pytest.mark.parametrize("case,msg", [

@@ -10,7 +10,10 @@
 `summary` prints, for every test metric the runs recorded (acc, test_loss and their _flip,
 _avg, _avg_flip variants): the single-seed ICC with a bootstrap interval, seed-to-seed
 Kendall tau and Pearson, within- and between-code sd, the residual ICC beyond log MACs +
-log params (with interval), tau(MACs), tau(params), the mean cost per run, and the seeds'
+log params (with interval), tau(MACs), tau(params), a second run of every code as the
+ranker against MACs (each seed ranks the other, alone and rank-averaged with MACs, paired
+intervals: if even that is not above MACs, a supernet must estimate accuracy better than a
+stand-alone training does to be shown above FLOPs against one seed), the mean cost per run, and the seeds'
 per-image disagreement where predictions were recorded. While the residual ICC is about 0,
 no ranker can be shown to know more than FLOPs/params on the GT, and it says so.
 `compare A B`: two protocols' runs on the codes both ran twice, per metric the single-seed
