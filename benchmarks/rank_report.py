@@ -52,11 +52,10 @@ from scipy.stats import rankdata
 ROOT = Path(__file__).resolve().parents[1]
 
 from track1.candidates import CandidateError, read_official  # noqa: E402
-from track1.check import join, seed_values  # noqa: E402
+from track1.check import join, second_run, seed_values  # noqa: E402
 from track1.config import load_config  # noqa: E402
 from track1.metrics import (all_metrics, beyond_capacity, beyond_capacity_interval, gt_reliability,  # noqa: E402
-                            kendall, residual_icc, residual_icc_interval, seed_partial_spearman, versus_a_second_run,
-                            within_strata_tau)
+                            kendall, residual_icc, residual_icc_interval, seed_partial_spearman, within_strata_tau)
 from track1.profile import Profile  # noqa: E402
 
 PROFILE = Profile.from_section(load_config(None).profile)          # the candidates' (fashion_mnist's)
@@ -189,19 +188,20 @@ def capacity_table(rows: list, runs: dict, true, cap, resid: dict | None, n_boot
 def second_run_table(rows: list, runs: dict, gt_path, keys, n_boot: int) -> None:
     """The third table: each ranker against one stand-alone run of each code, next to the
     dearest ranker there is, a second run of the same codes (on the GT's codes run twice)."""
-    seeds = seed_values(gt_path, keys)
-    two = [i for i, x in enumerate(seeds or []) if len(x) >= 2]
-    if len(two) < 8:
+    figures = {r["variant"]: second_run(np.stack(list(runs[r["variant"]].values())), gt_path, keys, n_boot)
+               for r in rows}
+    first = next((v for v in figures.values() if v), None)
+    if first is None:
         return
-    mat = np.array([seeds[i][:2] for i in two])
-    print(f"\nagainst one run ({len(two)} codes run twice; mean tau against each seed alone): a second run of "
-          f"every code scores {kendall(mat[:, 0], mat[:, 1]):+.3f} (one seed ranking the other)\n")
+    print(f"\nagainst one run ({first['n_codes']} codes run twice; mean tau against each seed alone): a second "
+          f"run of every code scores {first['second_run']:+.3f} (one seed ranking the other)\n")
     print("| ranker | tau vs one run | minus a second run's [95% paired over codes] |")
     print("|---|---|---|")
     for r in rows:
-        v = versus_a_second_run(np.stack(list(runs[r["variant"]].values()))[:, two], mat, n_boot)
-        r["tau_vs_one_run"], r["minus_second_run"] = v["tau"], [v["diff"], *(v["ci"] or [])]
-        print(f"| {r['variant']} | {v['tau']:+.3f} | {v['diff']:+.3f}{interval(v['ci'])} |")
+        v = figures[r["variant"]]
+        if v:
+            r["tau_vs_one_run"], r["minus_second_run"] = v["tau"], [v["diff"], *(v["ci"] or [])]
+            print(f"| {r['variant']} | {v['tau']:+.3f} | {v['diff']:+.3f}{interval(v['ci'])} |")
 
 
 def ranking_summary(gt_path: str, rows: list, vs: dict, selfc: dict, resid: dict | None = None,

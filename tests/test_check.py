@@ -214,6 +214,17 @@ def test_noise_figures_of_a_gt_with_seeds(tmp_path, fm_profile):
     text = _check(sub, "--gt", tmp_path / "gt.json", "--boot", "0").stdout
     assert f"GT reliability {rel:.3f}" in text and "disattenuated (vs the noise-free values): Kendall tau" in text
     assert f"a true tau difference of {g['resolvable_tau_difference']:.3f}" in text
+    # beside a second run of the same codes: the submission against each seed alone
+    scores = json.loads((tmp_path / "sub.json").read_text())
+    p = np.array([scores[k]["acc"] for k in gt])
+    v = g["second_run"]
+    one = (stats.kendalltau(p, runs[:, 0])[0] + stats.kendalltau(p, runs[:, 1])[0]) / 2
+    assert v["n_codes"] == n and v["tau"] == pytest.approx(one) and v["ci"] is None
+    assert v["second_run"] == pytest.approx(stats.kendalltau(runs[:, 0], runs[:, 1])[0])
+    assert f"a second stand-alone run of each code scores {v['second_run']:.3f}" in text
+    res = check_files(sub, tmp_path / "gt.json", SPACE, boot=200)
+    lo, hi = res["gt_noise"]["second_run"]["ci"]
+    assert lo < res["gt_noise"]["second_run"]["diff"] < hi
 
 
 def test_the_check_says_what_a_submission_knows_beyond_capacity(tmp_path, fm_profile):

@@ -13,7 +13,7 @@ import numpy as np
 from .candidates import CandidateError, read_official
 from .metrics import (PAIRED_KEYS, all_metrics, beyond_capacity, beyond_capacity_interval, bootstrap_ci,
                       disattenuate, disattenuate_tau, gt_reliability, icc, paired_bootstrap,
-                      resolvable_difference, tau_ceiling, verdict)
+                      resolvable_difference, tau_ceiling, verdict, versus_a_second_run)
 from .space import CodeError
 
 # The resolvable difference assumes two rankers whose mistakes correlate this much (two
@@ -114,6 +114,9 @@ def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False
         noise = gt_noise(gt_path, keys)
         if noise:
             res["gt_noise"] = {**noise, **noise_figures(noise, len(keys), res["kendall_tau"], res["pearson_abs"])}
+            second = second_run(pred, gt_path, keys, boot)
+            if second:
+                res["gt_noise"]["second_run"] = second
         if boot:
             res["ci"] = bootstrap_ci(pred, true, n_boot=boot)
         if cost is not None:
@@ -154,6 +157,26 @@ def gt_noise(gt_path, keys) -> dict | None:
     per_code = [max(1, len(s)) for s in seeds]
     return {"icc": value, "n_repeated": len(two), "tau_ceiling": tau_ceiling(value, per_code),
             "reliability": gt_reliability(value, per_code)}
+
+
+# Fewer codes run twice than this make the comparison with a second run noise.
+SECOND_RUN_MIN_CODES = 8
+
+
+def second_run(pred, gt_path, keys, boot: int) -> dict | None:
+    """A ranking (or several: rows, e.g. a supernet's seeds) of `keys` against one stand-alone
+    run of each code, beside a second run of the same codes as the ranker
+    (`metrics.versus_a_second_run`, on the GT's codes run twice); None for a GT with too few
+    of them, or with nothing to rank on them."""
+    seeds = seed_values(gt_path, keys)
+    two = [i for i, x in enumerate(seeds or []) if len(x) >= 2]
+    if len(two) < SECOND_RUN_MIN_CODES:
+        return None
+    mat = np.array([seeds[i][:2] for i in two])
+    preds = np.atleast_2d(np.asarray(pred, float))[:, two]
+    if min(np.ptp(mat, 0)) == 0 or min(np.ptp(preds, 1)) == 0:
+        return None
+    return versus_a_second_run(preds, mat, boot)
 
 
 def noise_figures(noise: dict, n: int, tau_obs: float, pearson_abs: float | None = None) -> dict:
@@ -235,6 +258,11 @@ def _format_noise(g: dict) -> list:
         d = g["disattenuated"]
         lines.append(f"disattenuated (vs the noise-free values): Kendall tau {d['kendall_tau']:.3f}, "
                      f"|Pearson| {d['pearson_abs']:.3f}")
+    if g.get("second_run"):
+        v = g["second_run"]
+        ci = f" [{v['ci'][0]:+.3f}, {v['ci'][1]:+.3f}]" if v["ci"] else ""
+        lines.append(f"against one run ({v['n_codes']} codes run twice): Kendall tau {v['tau']:.3f}; a second "
+                     f"stand-alone run of each code scores {v['second_run']:.3f}; difference {v['diff']:+.3f}{ci}")
     at = g["resolvable_at"]
     what = (f"a true tau difference of {g['resolvable_tau_difference']:.3f}"
             if g["resolvable_tau_difference"] is not None else "no tau difference at all")

@@ -7,8 +7,9 @@ The first form prints n, board A |Pearson|, board B Kendall tau, Spearman and to
 precision with 95% bootstrap intervals, and, for a GT built by tools/gt.py (per-seed
 values), what its noise allows: the tau a perfect ranker reaches against it, its
 reliability, the submission's tau and |Pearson| against the noise-free values
-(disattenuated), and the smallest true tau difference it resolves between two rankers;
-and what the submission knows beyond capacity (partial Spearman given MACs and params).
+(disattenuated), the submission against one run of each code next to a second stand-alone
+run of the same codes (on the codes run twice, with a paired interval: the dearest ranker
+there is), and the smallest true tau difference it resolves between two rankers; and what the submission knows beyond capacity (partial Spearman given MACs and params).
 `compare` bootstraps the GT's codes once for both submissions and prints the differences
 A - B in Kendall tau, |Pearson| and Spearman with 95% intervals and a verdict each ("A > B",
 "B > A", "not resolved"). Keys missing on either side, codes that differ or are not in the
