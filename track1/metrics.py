@@ -280,56 +280,54 @@ def seed_partial_spearman(matrix, macs, params, n_boot: int = 0, seed: int = 0, 
     return value, _percentile_interval(_partial_rank_stack(*(x[idx] for x in v)), level)
 
 
-def replicate_vs_capacity(matrix, macs, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
-                          weight: float = 0.5) -> dict:
-    """The dearest ranker there is, against FLOPs: a second stand-alone run of every code.
-    On codes run twice (rows of `matrix`, first two seeds), each seed ranks the other; FLOPs
-    (`macs`) ranks both. Returns {"replicate", "macs", "blend"}: the mean Kendall tau of the
-    other seed, of MACs, and of the two rank-averaged (`weight` on the run), each against
-    the seed it did not see, and {"replicate_minus_macs", "blend_minus_macs"}: the paired
-    differences with percentile intervals over resampled codes. When even the second run,
-    alone or beside MACs, is not shown above MACs, a supernet can be shown above FLOPs on such
-    a GT's single seeds only if it estimates accuracy better than a stand-alone training does."""
-    m = np.asarray(matrix, float)[:, :2]
-    macs = np.asarray(macs, float)
-    idx = np.concatenate([np.arange(len(m))[None],
-                          np.random.default_rng(seed).integers(0, len(m), (n_boot, len(m)))])
-    s0, s1, c = m[idx, 0], m[idx, 1], macs[idx]
-    keep = (np.ptp(s0, 1) > 0) & (np.ptp(s1, 1) > 0) & (np.ptp(c, 1) > 0)
+def _pair_resamples(m, others, n_boot: int, seed: int):
+    """The codes' bootstrap draws for the two-run comparisons below: row 0 the codes as they
+    are, then `n_boot` resamples, less those on which a run or one of `others` is constant."""
+    idx = np.concatenate([np.arange(len(m))[None], np.random.default_rng(seed).integers(0, len(m), (n_boot, len(m)))])
+    keep = (np.ptp(m[idx, 0], 1) > 0) & (np.ptp(m[idx, 1], 1) > 0)
+    for x in others:
+        keep &= np.ptp(x[idx], 1) > 0
     keep[0] = True
-    s0, s1, c = s0[keep], s1[keep], c[keep]
-    r0, r1, rc = (stats.rankdata(x, axis=1) for x in (s0, s1, c))
-    rep = _batch_kendall(s0, s1)
-    cap = (_batch_kendall(c, s1) + _batch_kendall(c, s0)) / 2
-    blend = (_batch_kendall(weight * r0 + (1 - weight) * rc, s1)
-             + _batch_kendall(weight * r1 + (1 - weight) * rc, s0)) / 2
-    out = {"n_codes": len(m), "replicate": float(rep[0]), "macs": float(cap[0]), "blend": float(blend[0]),
-           "weight": weight}
-    for name, d in (("replicate_minus_macs", rep - cap), ("blend_minus_macs", blend - cap)):
-        out[name] = {"diff": float(d[0]), "ci": _percentile_interval(d[1:], level) if n_boot else None}
-    return out
+    return idx[keep]
 
 
 def versus_a_second_run(preds, matrix, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
-    """A ranker against single runs, next to the dearest ranker there is: on codes run twice
-    (rows of `matrix`, first two seeds), the mean Kendall tau of each of `preds` (rows: a
-    ranker's seeds) against each seed alone, and the tau of one seed against the other. The
-    difference says whether the ranker predicts a stand-alone run's accuracy better or worse
-    than another stand-alone run of the same code does; interval: resampled codes, paired.
-    {"tau", "second_run", "diff", "ci"}."""
+    """A ranker against single runs, next to the dearest ranker there is, a second stand-alone
+    run of every code: on codes run twice (rows of `matrix`, first two seeds), the mean
+    Kendall tau of each of `preds` (rows: a ranker's seeds) against each seed alone, and the
+    tau of one seed against the other. The difference says whether the ranker predicts a
+    stand-alone run's accuracy better or worse than another run of the same code does;
+    interval: resampled codes, paired. {"n_codes", "tau", "second_run", "diff", "ci"}."""
     m = np.asarray(matrix, float)[:, :2]
     p = np.atleast_2d(np.asarray(preds, float))
-    idx = np.concatenate([np.arange(len(m))[None],
-                          np.random.default_rng(seed).integers(0, len(m), (n_boot, len(m)))])
+    idx = _pair_resamples(m, [], n_boot, seed)
     s0, s1 = m[idx, 0], m[idx, 1]
-    keep = (np.ptp(s0, 1) > 0) & (np.ptp(s1, 1) > 0)
-    keep[0] = True
-    idx, s0, s1 = idx[keep], s0[keep], s1[keep]
     mine = np.mean([(_batch_kendall(x[idx], s0) + _batch_kendall(x[idx], s1)) / 2 for x in p], 0)
-    rep = _batch_kendall(s0, s1)
-    d = mine - rep
-    return {"n_codes": len(m), "tau": float(mine[0]), "second_run": float(rep[0]), "diff": float(d[0]),
+    d = mine - _batch_kendall(s0, s1)
+    return {"n_codes": len(m), "tau": float(mine[0]), "second_run": float(mine[0] - d[0]), "diff": float(d[0]),
             "ci": _percentile_interval(d[1:], level) if n_boot else None}
+
+
+def second_run_beside_capacity(matrix, macs, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
+                               weight: float = 0.5) -> dict:
+    """Can even a second stand-alone run of every code be shown above FLOPs? On codes run
+    twice, MACs against `versus_a_second_run` ("macs": its figures, diff = MACs minus the
+    second run), and the second run rank-averaged with MACs (`weight` on the run; each seed's
+    blend scored against the other seed) minus MACs alone ("blend", "blend_minus_macs",
+    paired over the same resamples). When neither the run nor the blend is above MACs, a
+    supernet can be shown above FLOPs on such a GT's single runs only if it estimates accuracy
+    better than a stand-alone training does."""
+    m = np.asarray(matrix, float)[:, :2]
+    macs = np.asarray(macs, float)
+    idx = _pair_resamples(m, [macs], n_boot, seed)
+    s0, s1, c = m[idx, 0], m[idx, 1], macs[idx]
+    r0, r1, rc = (stats.rankdata(x, axis=1) for x in (s0, s1, c))
+    cap = (_batch_kendall(c, s1) + _batch_kendall(c, s0)) / 2
+    blend = (_batch_kendall(weight * r0 + (1 - weight) * rc, s1)
+             + _batch_kendall(weight * r1 + (1 - weight) * rc, s0)) / 2
+    d = blend - cap
+    return {"macs": versus_a_second_run(macs, m, n_boot, seed, level), "blend": float(blend[0]), "weight": weight,
+            "blend_minus_macs": {"diff": float(d[0]), "ci": _percentile_interval(d[1:], level) if n_boot else None}}
 
 
 def gt_reliability(icc_value: float, seeds_per_code) -> float:

@@ -9,7 +9,8 @@ values), what its noise allows: the tau a perfect ranker reaches against it, its
 reliability, the submission's tau and |Pearson| against the noise-free values
 (disattenuated), the submission against one run of each code next to a second stand-alone
 run of the same codes (on the codes run twice, with a paired interval: the dearest ranker
-there is), and the smallest true tau difference it resolves between two rankers; and what the submission knows beyond capacity (partial Spearman given MACs and params).
+there is), and the smallest true tau difference it resolves between two rankers; and what
+the submission knows beyond capacity (partial Spearman given MACs and params).
 `compare` bootstraps the GT's codes once for both submissions and prints the differences
 A - B in Kendall tau, |Pearson| and Spearman with 95% intervals and a verdict each ("A > B",
 "B > A", "not resolved"). Keys missing on either side, codes that differ or are not in the

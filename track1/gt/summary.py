@@ -10,8 +10,8 @@ import numpy as np
 
 from ..candidates import CandidateError
 from ..metrics import (gt_reliability, icc, icc_interval, kendall, paired_icc_difference, pearson, residual_icc,
-                       replicate_vs_capacity, residual_icc_interval, resolvable_difference, spearman, tau_ceiling,
-                       verdict)
+                       residual_icc_interval, resolvable_difference, second_run_beside_capacity, spearman,
+                       tau_ceiling, verdict)
 from ..standalone.predictions import disagreement
 
 # Every test metric a stand-alone run can record (tools/train_standalone.py): last iterate
@@ -164,7 +164,7 @@ def metric_summary(groups: dict, metric: str, seeds=(0, 1), n_boot: int = 2000) 
         m["residual_icc_ci"] = residual_icc_interval(mat, *cap, n_boot=n_boot)
         ci = m["residual_icc_ci"]
         m["beyond_capacity"] = bool(m["residual_icc"] >= RESIDUAL_FLOOR and ci is not None and ci[0] > 0)
-        m["replicate"] = replicate_vs_capacity(sign * mat, cap[0], n_boot)
+        m["second_run"] = second_run_beside_capacity(sign * mat, cap[0], n_boot)
     return m
 
 
@@ -332,13 +332,12 @@ def format_summary(s: dict) -> str:
                 flat.append(metric)
         else:
             lines.append(f"  residual ICC beyond log MACs + log params: needs {RESIDUAL_MIN_CODES} codes run twice")
-        if "replicate" in m:
-            rp = m["replicate"]
-            d, b = rp["replicate_minus_macs"], rp["blend_minus_macs"]
-            lines.append(f"  a second run of every code as the ranker (each seed ranks the other): tau {rp['replicate']:.3f} "
-                         f"vs MACs' {rp['macs']:.3f}, {d['diff']:+.3f}{_ci(d['ci'])}; rank-averaged with MACs "
-                         f"{rp['blend']:.3f}, {b['diff']:+.3f}{_ci(b['ci'])}")
-            if b["ci"] is not None and b["ci"][0] <= 0 and d["ci"] is not None and d["ci"][0] <= 0:
+        if "second_run" in m:
+            c, b = m["second_run"]["macs"], m["second_run"]["blend_minus_macs"]
+            lines.append(f"  a second run of every code as the ranker (each seed ranks the other): tau {c['second_run']:.3f}; "
+                         f"MACs {c['tau']:.3f}, {c['diff']:+.3f}{_ci(c['ci'])} over it; the run rank-averaged with MACs "
+                         f"{m['second_run']['blend']:.3f}, {b['diff']:+.3f}{_ci(b['ci'])} over MACs")
+            if c["ci"] is not None and c["ci"][1] >= 0 and b["ci"] is not None and b["ci"][0] <= 0:
                 lines.append("  not even a stand-alone run of every code, alone or beside MACs, is shown above MACs "
                              "against one seed of this GT: a ranker must know accuracy better than a training does")
     for field, d in s.get("disagreement", {}).items():
