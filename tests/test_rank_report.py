@@ -64,7 +64,7 @@ def test_seeds_averaged_joined_by_key(tmp_path, fm_profile):
     assert "| 1.4 | 0.8000 / 0.6000 |" in r.stdout
     d, lo, hi = rows["good"]["tau_minus_base"]
     base_tau = stats.kendalltau(preds[("spos", 0)], true)[0]
-    assert lo < rows["good"]["kendall_tau"] - base_tau < hi and lo < d < hi
+    assert lo < d < hi and np.isclose(d, rows["good"]["kendall_tau"] - base_tau)
     assert rows["spos"]["tau_minus_base"] is None
     assert "| good | 2 |" in r.stdout
     # issue 21's goals: the best strategy against SPOS, and against FLOPs as a paired interval
@@ -179,6 +179,15 @@ def test_codes_restricts_the_gt_to_a_held_out_list_joined_by_key(tmp_path, fm_pr
     assert f"({n - 10} codes, only those of {held})" in r.stdout
     row = json.loads(out.read_text())
     assert row["gt_n"] == n - 10 and np.isclose(row["kendall_tau"], stats.kendalltau(pred[10:], true[10:])[0])
+    # comparisons named in advance: the first is the primary one, an unknown name one line
+    _official(runs / "b-s0.json", keys, codes, rng.random(n))
+    r = _report("--gt", gt, "--dir", runs, "--boot", "300", "--codes", held, "--pairs", "a:b", "b:a")
+    assert r.returncode == 0, r.stderr
+    d = stats.kendalltau(pred[10:], true[10:])[0] - stats.kendalltau(
+        [json.loads((runs / "b-s0.json").read_text())[k]["acc"] for k in keys[10:]], true[10:])[0]
+    assert f"primary: a - b: {d:+.3f} [" in r.stdout and f"\n  b - a: {-d:+.3f} [" in r.stdout
+    r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--pairs", "a:c")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--pairs a:c: not two rankers" in r.stderr
     held.write_text(json.dumps({keys[0]: {"arch": codes[1]}, keys[1]: {"arch": codes[0]}}))
     r = _report("--gt", gt, "--dir", runs, "--boot", "0", "--codes", held)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "another code than the GT's" in r.stderr

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test on held-out codes (issue 21), as pre-registered in BENCHMARKS.md ("The test on
+# held-out codes") before any ranker met those codes: every kept ranking of
+# benchmarks/rank_strategies.sh checked on the extension's codes alone (codes_ext.json, which
+# chose nothing), against v2's gt.json rebuilt here from all of its runs (each code the mean of
+# its seeds, as benchmarks/refresh_gt_figures.sh rebuilds it), with the comparisons named
+# there printed as paired intervals, the primary one first.
+# It refuses to run before seed 0 of every extension code has landed (the build's --order seed).
+#   bash benchmarks/heldout_test.sh        -> benchmarks/results/heldout_N.md (+ ranking_heldout_N.json)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GT=$(python tools/gt.py path)
+d=$(dirname "$GT")
+R=benchmarks/results
+n=$(python - "$d" <<'PY'
+import json, sys
+from track1.gt.summary import load_runs
+d = sys.argv[1]
+ext = {v["arch"] for v in json.load(open(f"{d}/codes_ext.json")).values()}
+done = {r["arch"] for r in load_runs(f"{d}/runs.jsonl") if r["arch"] in ext and "diverged" not in r}
+if len(done) < len(ext):
+    print(f"held-out test: {len(done)} of the {len(ext)} extension codes have a run; the pre-registered test "
+          "waits for all of them (benchmarks/extend_gt_v2.sh)", file=sys.stderr)
+    sys.exit(2)
+print(len(done))
+PY
+)
+metric=$(python -c "import json, sys; print(json.load(open(sys.argv[1])).get('metric', 'acc'))" "$d/manifest.json")
+python tools/gt.py to-gt "$d/runs.jsonl" --out "$GT" --metric "$metric"
+runs=$(wc -l < "$d/runs.jsonl")
+python benchmarks/rank_report.py --gt "$GT" --codes "$d/codes_ext.json" --blend flops --boot 2000 \
+  --base proxy-flops --ranking $R/ranking_heldout_r$runs.json \
+  --pairs rdnas_e3:proxy-flops rdnas_e3:spos spos+flops:proxy-flops proxy-naswot:proxy-flops rdnas_e3:rdnas \
+          spos_e6:spos rdnas_init:rdnas rdnas_init:proxy-flops | tee $R/heldout_r$runs.md
+echo "held-out test on $n extension codes ($runs runs in $d/runs.jsonl): $R/heldout_r$runs.md"
