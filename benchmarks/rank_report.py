@@ -198,8 +198,8 @@ def capacity_table(rows: list, runs: dict, true, cap, resid: dict | None, n_boot
 def second_run_table(rows: list, runs: dict, gt_path, keys, n_boot: int) -> None:
     """The third table: each ranker against one stand-alone run of each code, next to the
     dearest ranker there is, a second run of the same codes (on the GT's codes run twice)."""
-    figures = {r["variant"]: second_run(np.stack(list(runs[r["variant"]].values())), gt_path, keys, n_boot)
-               for r in rows}
+    seeds = seed_values(gt_path, keys)
+    figures = {r["variant"]: second_run(np.stack(list(runs[r["variant"]].values())), seeds, n_boot) for r in rows}
     first = next((v for v in figures.values() if v), None)
     if first is None:
         return

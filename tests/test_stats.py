@@ -13,8 +13,8 @@ from scipy import stats
 from track1.standalone.predictions import encode_labels
 from track1.metrics import (_batch_kendall, _batch_pearson, _batch_spearman, disattenuate, disattenuate_tau,
                             gt_reliability, icc, icc_interval, observed_tau, paired_bootstrap, paired_tau_se,
-                            resolvable_difference, second_run_beside_capacity, versus_a_second_run, residual_icc, residual_icc_interval,
-                            tau_ceiling)
+                            resolvable_difference, residual_icc, residual_icc_interval, second_run_beside_capacity,
+                            tau_ceiling, versus_a_second_run)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -281,13 +281,20 @@ def test_summary_reports_every_recorded_metric_and_the_disagreement(tmp_path):
 def test_summary_says_when_nothing_beyond_capacity_is_reliable(tmp_path):
     rows = _v2_runs(n=30, repeated=30)
     for r in rows:                    # pure capacity: a function of MACs plus run noise
-        r["acc"] = 0.9 + 0.0001 * r["macs"] / 37 + 0.001 * np.random.default_rng(hash(r["arch"]) % 99 + r["seed"]).normal()
+        r["acc"] = 0.9 + 0.0001 * r["macs"] / 37 + 0.001 * np.random.default_rng([int(r["arch"][1:]), r["seed"]]).normal()
     r = _gt_tool("summary", _write(tmp_path / "r.jsonl", [{k: v for k, v in r.items() if not k.endswith("flip")
                                                          and "avg" not in k and "pred" not in k} for r in rows]))
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]
     assert last.startswith("no ranker can be shown to know more than FLOPs/params on this GT by acc")
     assert "not even a stand-alone run of every code, alone or beside MACs, is shown above MACs" in r.stdout
+    # a GT whose codes differ far more than their runs, and not by size: the second run is above MACs
+    rows = _v2_runs(n=30, repeated=30)
+    r = _gt_tool("summary", _write(tmp_path / "q.jsonl", rows), "--json", "--boot", "300")
+    second = json.loads(r.stdout)["acc"]["second_run"]
+    assert second["macs"]["ci"][1] < 0 and second["blend_minus_macs"]["ci"][0] > 0
+    r = _gt_tool("summary", tmp_path / "q.jsonl", "--boot", "300")
+    assert "a second run of every code as the ranker" in r.stdout and "not even a stand-alone run" not in r.stdout
 
 
 @pytest.mark.parametrize("case,msg", [

@@ -114,7 +114,7 @@ def check_files(sub_path, gt_path, space, boot: int = 1000, subset: bool = False
         noise = gt_noise(gt_path, keys)
         if noise:
             res["gt_noise"] = {**noise, **noise_figures(noise, len(keys), res["kendall_tau"], res["pearson_abs"])}
-            second = second_run(pred, gt_path, keys, boot)
+            second = second_run(pred, seed_values(gt_path, keys), boot)
             if second:
                 res["gt_noise"]["second_run"] = second
         if boot:
@@ -163,12 +163,11 @@ def gt_noise(gt_path, keys) -> dict | None:
 SECOND_RUN_MIN_CODES = 8
 
 
-def second_run(pred, gt_path, keys, boot: int) -> dict | None:
-    """A ranking (or several: rows, e.g. a supernet's seeds) of `keys` against one stand-alone
-    run of each code, beside a second run of the same codes as the ranker
-    (`metrics.versus_a_second_run`, on the GT's codes run twice); None for a GT with too few
-    of them, or with nothing to rank on them."""
-    seeds = seed_values(gt_path, keys)
+def second_run(pred, seeds, boot: int) -> dict | None:
+    """A ranking (or several: rows, e.g. a supernet's seeds) against one stand-alone run of each
+    code, beside a second run of the same codes as the ranker (`metrics.versus_a_second_run`,
+    on the codes run twice); `seeds`: each code's per-seed values (`seed_values`, None for a GT
+    without them). None for a GT with too few such codes, or with nothing to rank on them."""
     two = [i for i, x in enumerate(seeds or []) if len(x) >= 2]
     if len(two) < SECOND_RUN_MIN_CODES:
         return None

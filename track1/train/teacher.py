@@ -109,7 +109,7 @@ class LazyProxyTeacher:
         """Score the codes not yet cached, side by side (a step's random sub-networks: training
         waits for them, so the workers have the cores)."""
         from ..io_utils import FileLock
-        from ..proxies.batch import store_scores, net_workers, score_task
+        from ..proxies.batch import net_workers, score_task, store_scores
         todo = [c for c in dict.fromkeys(codes) if c not in self.cached]
         if not todo:
             return
@@ -119,7 +119,7 @@ class LazyProxyTeacher:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.path):
             store_scores(self._pool.imap(score_task, [(self.name, c) for c in todo]), self.path, self.cached,
-                     self.name, len(todo), progress=False)
+                         self.name, len(todo), progress=False)
 
     def __enter__(self):
         return self
