@@ -78,6 +78,7 @@ import numpy as np
 import track1
 from track1.config import load_config
 from track1.data import load_splits
+from track1.gt.runner import MEASURED
 from track1.profile import Profile
 from track1.runtime import checkpoint
 from track1.standalone.trainer import train_one
@@ -90,7 +91,7 @@ for code, extra in args["codes"].items():
     prof = Profile.from_section(cfg.profile)
     rec = train_one(cfg.standalone, cfg.data, prof, code, 0, load_splits(cfg.data, prof))
     for k, v in rec.items():
-        if isinstance(v, float) and k not in ("train_img_per_s", "wall_s"):
+        if isinstance(v, float) and k not in MEASURED:
             out[f"sa/{code}/{k}"] = np.float64(v)
 for strategy, engine in args["runs"]:
     d = f"{args['tmp']}/{strategy}-{engine}"

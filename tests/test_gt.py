@@ -87,6 +87,9 @@ def test_train_one_record_and_determinism(tiny):
         assert k in a
     assert a["acc"] == b["acc"] and a["test_loss"] == b["test_loss"]
     assert a["acc"] > 0.2          # well above 10% chance after 16 steps
+    # Its CPU time: positive, and no more than the machine's cores could spend in its wall
+    # time (plus the clocks' 0.1 s rounding).
+    assert 0 < a["cpu_s"] <= a["wall_s"] * os.cpu_count() + 0.2
     c = train_one(cfg, CODE, 1, splits)
     assert c["train_loss"] != a["train_loss"]
 

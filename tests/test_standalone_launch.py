@@ -22,7 +22,7 @@ TINY = ["standalone.train_images=256", "standalone.epochs=1", "standalone.warmup
 CODE = "1222233333000000333300000055550000000000007777000000"
 CODES = [CODE, CODE[:42] + "6" + CODE[43:], CODE[:44] + "5" + CODE[45:]]      # stage-4 widths differ
 # What differs between two trainings of one (code, seed): when and how fast they ran.
-TIMING = ("wall_s", "train_img_per_s", "finished", "code_version")
+TIMING = runner.MEASURED + ("code_version",)
 
 
 def test_backend_follows_the_device(monkeypatch):

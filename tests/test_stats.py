@@ -256,6 +256,20 @@ def _write(path, rows, tail=""):
     return path
 
 
+def test_summary_reports_cpu_time_of_the_runs_that_record_it(tmp_path):
+    # A paused run: 100 s of wall time, 12 s of CPU. Runs from before cpu_s was recorded are
+    # left out of the CPU figure and of the wall figure beside it, not counted as 0.
+    rows = _v2_runs()
+    for i, r in enumerate(rows[:4]):
+        r.update(cpu_s=10.0 + i, wall_s=100.0 if i == 0 else 10.0)
+    from track1.gt.summary import summarize
+    s = summarize(rows, n_boot=50)
+    assert s["cpu_s"] == {"n_runs": 4, "cpu_s_mean": pytest.approx(11.5), "wall_s_mean": pytest.approx(32.5)}
+    r = _gt_tool("summary", _write(tmp_path / "c.jsonl", rows), "--boot", "50")
+    assert "(the 4 that record CPU time: 12 s CPU, 32 s wall)" in r.stdout, r.stdout
+    assert "record CPU time" not in _gt_tool("summary", _write(tmp_path / "w.jsonl", _v2_runs()), "--boot", "50").stdout
+
+
 def test_summary_reports_every_recorded_metric_and_the_disagreement(tmp_path):
     rows = _v2_runs()
     r = _gt_tool("summary", _write(tmp_path / "v3.jsonl", rows), "--json", "--boot", "200")

@@ -20,7 +20,7 @@ from track1.train.loop import TrainError
 from track1.train.losses import margin_ranking
 from track1.train.samplers import ArchSampler, GroupDistance, distance_quantile, hamming_distance, sample_distant
 from track1.train.strategies import STRATEGIES, StepPlan, make_strategy, rank_weight
-from track1.train.teacher import TeacherError
+from track1.train.teacher import Teacher, TeacherError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,7 +86,7 @@ def test_distance_quantile_rejects_that_share_of_random_pairs(fm_profile):
 def test_rdnas_pair_sampler_filters(fm_cfg, fm_profile, sampler):
     # The filter must change what is trained: with the default quantile, a share of the
     # first random draws is rejected, so the step codes differ from the unfiltered run's.
-    teacher = lambda c: fm_profile.macs(c)  # noqa: E731
+    teacher = Teacher(fm_profile.macs)
     plans = {}
     for name in (sampler, "none"):
         st = make_strategy(load_config(None, [f"rdnas.sampler={name}", "train.strategy=rdnas"]),
@@ -147,7 +147,7 @@ def test_rank_weight_ramp():
 
 def test_rdnas_plan_pairs_follow_the_teacher(fm_cfg, fm_profile):
     cfg = load_config(None, ["rdnas.teacher=params", "train.strategy=rdnas"])
-    teacher = lambda c: fm_profile.params(c)  # noqa: E731
+    teacher = Teacher(fm_profile.params)
     st = make_strategy(cfg, ArchSampler(fm_profile.space), teacher)
     plan = st.plan(1.0, np.random.default_rng(0))
     assert len(plan.codes) == 2 + cfg.sandwich.n_random and plan.roles[0] == "label"

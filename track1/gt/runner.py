@@ -45,6 +45,13 @@ class LaunchError(UserError, RuntimeError):
     """Ranks of one launch that cannot agree on the work."""
 
 
+# The fields of a run record that measure this run on its machine, not its result: two runs
+# of one code and seed differ in these alone (the trainer writes the first three, `_train`
+# the last). A CPU time beside the wall time because a run paused by `kill -STOP` counts the
+# pause in its wall time, not in its CPU time.
+MEASURED = ("train_img_per_s", "wall_s", "cpu_s", "finished")
+
+
 def finished_pairs(path, protocol: str, repair: bool = True) -> set:
     done = set()
     for i, r in enumerate(read_jsonl(path, repair=repair), 1):

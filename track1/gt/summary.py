@@ -183,10 +183,21 @@ def seed_disagreement(runs, field: str, seeds=(0, 1)) -> dict | None:
     return {"mean": float(np.mean(rates)), "n_codes": len(rates)} if rates else None
 
 
-def mean_wall(runs) -> float | None:
-    """The mean recorded cost of a run (seconds of one worker), None if none is recorded."""
-    walls = [r["wall_s"] for r in runs if isinstance(r.get("wall_s"), (int, float))]
+def mean_wall(runs, field: str = "wall_s") -> float | None:
+    """The mean recorded cost of a run (seconds of one worker), None if none is recorded.
+    `field="cpu_s"`: its CPU time, which a pause (`kill -STOP`) does not inflate; recorded
+    since 2026-12-03, so it averages the runs that have it."""
+    walls = [r[field] for r in runs if isinstance(r.get(field), (int, float))]
     return float(np.mean(walls)) if walls else None
+
+
+def cpu_time(runs) -> dict | None:
+    """The mean CPU and wall time of the runs that record both (None if none does): the wall
+    time of the same runs beside it shows how much of it was spent paused or waiting."""
+    both = [r for r in runs if isinstance(r.get("cpu_s"), (int, float)) and isinstance(r.get("wall_s"), (int, float))]
+    if not both:
+        return None
+    return {"n_runs": len(both), "cpu_s_mean": mean_wall(both, "cpu_s"), "wall_s_mean": mean_wall(both)}
 
 
 def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
@@ -195,7 +206,7 @@ def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
     if len(seeds) != 2 or seeds[0] == seeds[1]:
         raise CandidateError(f"the seed-to-seed figures need two different seeds, got {list(seeds)}")
     out = {"n_runs": len(runs), "n_diverged": sum("diverged" in r for r in runs),
-           "wall_s_mean": mean_wall(runs), "seeds": list(seeds), "metrics": []}
+           "wall_s_mean": mean_wall(runs), "cpu_s": cpu_time(runs), "seeds": list(seeds), "metrics": []}
     for metric in METRICS:
         groups = group_runs(runs, metric)
         if groups:
@@ -304,6 +315,8 @@ def format_summary(s: dict) -> str:
     cost = f"{s['wall_s_mean']:.0f} s" if s.get("wall_s_mean") is not None else "not recorded"
     lines = [f"runs: {s['n_runs']}" + (f" (the codes of {s['codes_file']})" if "codes_file" in s else "")
              + f", mean wall time per run: {cost}"
+             + (f" (the {c['n_runs']} that record CPU time: {c['cpu_s_mean']:.0f} s CPU, {c['wall_s_mean']:.0f} s wall)"
+                if (c := s.get("cpu_s")) else "")
              + (f", {s['n_diverged']} diverged (left out)" if s.get("n_diverged") else "")]
     seeds = s.get("seeds", [0, 1])
     flat = []

@@ -52,7 +52,7 @@ def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: st
                             lambda s: lr_at(s, total, warmup, st["lr"], st["schedule"]))
     average = TailAverage(round(st["average_from"] * total)) if st["average_from"] > 0 else None
     rng = np.random.default_rng(seed)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     step, losses, points = _fit(engine, model, StepPlan([code], ["label"]), train, test, st, data, rng, total,
                                 steps_per_epoch, average, curve, seed, on_step)
     train_time = time.time() - t0
@@ -72,6 +72,7 @@ def train_one(st, data, profile, code: str, seed: int, splits: dict, backend: st
         "train_loss": float(np.mean(losses)), **profile.cost(code),
         "steps": step, "epochs": round(step / steps_per_epoch, 3), "backend": backend,
         "train_img_per_s": round(step * bs / train_time, 1), "wall_s": round(time.time() - t0, 1),
+        "cpu_s": round(time.process_time() - c0, 1),
     })
     if on_gpu and backend == "dygraph":
         record["device"] = "gpu"

@@ -34,7 +34,7 @@ from .meter import StepMeter
 from .validation import evaluate_subnet, rank_against_gt
 from .samplers import ArchSampler
 from .strategies import STRATEGIES, make_strategy, run_sections
-from .teacher import make_teacher, session
+from .teacher import make_teacher
 
 
 class TrainError(UserError, ValueError):
@@ -152,7 +152,7 @@ def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None =
     # refused at once, not after the first has finished. Rank 0 alone writes and locks.
     with _out_dir_lock(cfg["train"]):
         run = prepare(cfg, profile, max_steps, candidates)
-        with session(run.strategy.teacher):
+        with run.strategy.teacher or contextlib.nullcontext():    # a lazy teacher's workers end here
             return _train(run, cfg, resume, overwrite, log)
 
 

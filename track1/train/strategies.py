@@ -125,8 +125,7 @@ class RDNAS(Strategy):
         ranked = [(i, j) for i in range(len(codes)) for j in range(i + 1, len(codes))
                   if r["pairs"] == "all" or (i >= 2 and j >= 2)]    # 'random': among the random nets only
         needed = sorted({i for p in ranked for i in p})
-        if hasattr(self.teacher, "prefetch"):            # a network proxy: scored in workers, side by side
-            self.teacher.prefetch([codes[i] for i in needed])
+        self.teacher.prefetch([codes[i] for i in needed])   # a network proxy: scored side by side
         scores = {i: self.teacher(codes[i]) for i in needed}
         pairs = [(i, j, 1.0 if scores[i] > scores[j] else (-1.0 if scores[i] < scores[j] else 0.0))
                  for i, j in ranked]

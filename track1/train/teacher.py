@@ -43,7 +43,7 @@ def make_teacher(cfg, profile, pool):
             v = m(code)                                  # ties take the middle rank
             ranks.append((np.searchsorted(s, v, "left") + np.searchsorted(s, v, "right")) / (2 * len(s)))
         return float(np.mean(ranks))
-    return rank_average
+    return Teacher(rank_average)
 
 
 def _one(cfg, profile, pool, name, alone=False):
@@ -52,7 +52,7 @@ def _one(cfg, profile, pool, name, alone=False):
     from ..proxies.batch import cache_path, compute_many
     if not PROXIES.meta(name)["needs_net"]:
         settings = proxy_settings(cfg["proxies"], profile)
-        return lambda code: score(name, profile, code, settings["seed"], settings)
+        return Teacher(lambda code: score(name, profile, code, settings["seed"], settings))
     if pool is None:
         if alone:
             return LazyProxyTeacher(cfg, profile, name)
@@ -75,21 +75,42 @@ def _one(cfg, profile, pool, name, alone=False):
         if code not in cached:
             raise TeacherError(f"teacher '{name}': no cached score for sub-network {code} (not in the candidate pool)")
         return cached[code]
-    return teacher
+    return Teacher(teacher)
+
+
+class Teacher:
+    """code -> score, with the two hooks training calls on every teacher: `prefetch` (a step's
+    sub-networks, before they are asked for one by one) and a context held for the whole run.
+    An analytic or precomputed teacher needs neither; `LazyProxyTeacher` needs both."""
+
+    def __init__(self, score):
+        self._score = score
+
+    def __call__(self, code):
+        return self._score(code)
+
+    def prefetch(self, codes):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 # Proxy workers of a lazy teacher: a step has two random sub-networks to score.
 WORKERS = 2
 
 
-class LazyProxyTeacher:
+class LazyProxyTeacher(Teacher):
     """A network proxy as the teacher of a run that samples the whole space (no pool to
     precompute): each sub-network is scored when training first draws it (about 2 per step),
     read from the proxy cache if it is there, and appended to it. The scores come from
     1-thread worker processes, as in `tools/proxies.py`'s batch runs: the same numbers, and the
     proxy's own seeding (it reseeds Paddle for every network) never touches the training
     process's generators, so a resumed run draws exactly what an uninterrupted one does.
-    Used as a context (the training loop's, via `session`): its workers end with it."""
+    Held as a context by the training loop: its workers end with it."""
 
     def __init__(self, cfg, profile, name):
         from ..io_utils import read_jsonl
@@ -129,7 +150,3 @@ class LazyProxyTeacher:
         stack, self._stack, self._pool = self._stack, None, None
         return stack.__exit__(*exc) if stack is not None else False
 
-
-def session(teacher):
-    """The context a training run holds its teacher in: a lazy one's workers end with it."""
-    return teacher if isinstance(teacher, LazyProxyTeacher) else contextlib.nullcontext()
