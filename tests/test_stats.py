@@ -270,6 +270,31 @@ def test_summary_reports_cpu_time_of_the_runs_that_record_it(tmp_path):
     assert "record CPU time" not in _gt_tool("summary", _write(tmp_path / "w.jsonl", _v2_runs()), "--boot", "50").stdout
 
 
+def test_summary_names_the_machines_the_runs_were_computed_on(tmp_path):
+    rows = _v2_runs()
+    for i, r in enumerate(rows):
+        r.pop("cpu", None)
+        if i % 3:
+            r["cpu"] = "AMD EPYC, avx2, 2 cpus" if i % 3 == 1 else "Intel(R) Xeon(R), avx512f, 2 cpus"
+    from track1.gt.summary import summarize
+    n = len(rows)
+    want = sorted([("AMD EPYC, avx2, 2 cpus", len(range(1, n, 3))), ("Intel(R) Xeon(R), avx512f, 2 cpus", len(range(2, n, 3))),
+                   ("not recorded", len(range(0, n, 3)))], key=lambda kv: (-kv[1], kv[0]))
+    assert summarize(rows, n_boot=20)["machines"] == want
+    out = _gt_tool("summary", _write(tmp_path / "m.jsonl", rows), "--boot", "20").stdout
+    assert "computed on: " + "; ".join(f"{c} ({k})" for c, k in want) in out, out
+
+
+def test_host_cpu_names_a_cap_on_onednn_kernels(monkeypatch):
+    from track1.version import host_cpu
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    plain = host_cpu.__wrapped__()
+    assert "cpus" in plain and "capped" not in plain
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert host_cpu.__wrapped__() == plain + ", oneDNN capped at AVX2"
+
+
 def test_summary_reports_every_recorded_metric_and_the_disagreement(tmp_path):
     rows = _v2_runs()
     r = _gt_tool("summary", _write(tmp_path / "v3.jsonl", rows), "--json", "--boot", "200")

@@ -28,8 +28,9 @@ def code_version() -> str:
 @functools.lru_cache(maxsize=1)
 def host_cpu() -> str:
     """The CPU a result was computed on, e.g. "AMD EPYC, avx512f, 2 cpus". The same seed and
-    protocol give bit-identical results on one machine, not across CPUs whose oneDNN
-    kernels differ (measured: BENCHMARKS.md, ground truth v2), so every GT run records it."""
+    protocol give bit-identical results on one machine and across machines whose oneDNN
+    dispatches the same kernels (an Intel and an AMD AVX-512 CPU agreed), not between AVX2 and
+    AVX-512 (measured: benchmarks/isa_probe.sh, BENCHMARKS.md), so every GT run records it."""
     import os
     import platform
     model, flags = platform.processor() or platform.machine(), set()
@@ -45,4 +46,7 @@ def host_cpu() -> str:
     except OSError:
         pass
     simd = next((f for f in ("avx512f", "avx2", "avx", "neon", "asimd") if f in flags), "")
-    return ", ".join(x for x in (model, simd, f"{os.cpu_count()} cpus") if x)
+    # A cap on oneDNN's kernels changes the results as the CPU's own ISA does (measured:
+    # benchmarks/isa_probe.sh), so it is part of where a result was computed.
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return ", ".join(x for x in (model, simd, f"{os.cpu_count()} cpus", cap and f"oneDNN capped at {cap}") if x)

@@ -200,13 +200,25 @@ def cpu_time(runs) -> dict | None:
     return {"n_runs": len(both), "cpu_s_mean": mean_wall(both, "cpu_s"), "wall_s_mean": mean_wall(both)}
 
 
+def machines(runs) -> list:
+    """[(cpu, n runs)], most runs first: the same code and seed give other values on a CPU
+    whose oneDNN kernels differ (AVX2 against AVX-512; BENCHMARKS.md, "runs on several
+    machines"), so a GT says what it was computed on. Runs from before `cpu` was recorded
+    count as "not recorded"."""
+    n = {}
+    for r in runs:
+        cpu = r.get("cpu") or "not recorded"
+        n[cpu] = n.get(cpu, 0) + 1
+    return sorted(n.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
     """n codes, the figures of every metric the runs recorded (`metric_summary`), the seeds'
     per-image disagreement where predictions were recorded, and the mean cost per run."""
     if len(seeds) != 2 or seeds[0] == seeds[1]:
         raise CandidateError(f"the seed-to-seed figures need two different seeds, got {list(seeds)}")
     out = {"n_runs": len(runs), "n_diverged": sum("diverged" in r for r in runs),
-           "wall_s_mean": mean_wall(runs), "cpu_s": cpu_time(runs), "seeds": list(seeds), "metrics": []}
+           "wall_s_mean": mean_wall(runs), "cpu_s": cpu_time(runs), "machines": machines(runs), "seeds": list(seeds), "metrics": []}
     for metric in METRICS:
         groups = group_runs(runs, metric)
         if groups:
@@ -318,6 +330,8 @@ def format_summary(s: dict) -> str:
              + (f" (the {c['n_runs']} that record CPU time: {c['cpu_s_mean']:.0f} s CPU, {c['wall_s_mean']:.0f} s wall)"
                 if (c := s.get("cpu_s")) else "")
              + (f", {s['n_diverged']} diverged (left out)" if s.get("n_diverged") else "")]
+    if s.get("machines"):
+        lines.append("computed on: " + "; ".join(f"{cpu} ({n})" for cpu, n in s["machines"]))
     seeds = s.get("seeds", [0, 1])
     flat = []
     for metric in s.get("metrics", ("acc", "test_loss")):
