@@ -79,3 +79,29 @@ def test_train_and_predict_make_one_complete_submission(parent, tmp_path, fm_pro
     p, _ = checkpoint.load(parent / "supernet")
     q, _ = checkpoint.load(parent / "fewshot" / "part1" / "supernet")
     assert any(not np.array_equal(p[k], q[k]) for k in p)
+
+
+def test_a_part_watches_the_gt_codes_of_its_own_part(tmp_path, fm_cfg, fm_profile, monkeypatch):
+    # train.gt spans the whole space; a part's space refuses the codes of the other part, so
+    # the part validates the GT against the parent's space and keeps its own codes.
+    from track1.candidates import CandidateError
+    from track1.train import fewshot, loop
+    part0, part1 = (Profile.from_section(p) for p in part_profiles(fm_cfg.profile, 2, [[2, 3, 4], [5, 6, 7, 8]]))
+    codes = fm_profile.space.sample_codes(40, seed=5)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({f"arch{i}": {"arch": c, "acc": 0.5 + i / 100} for i, c in enumerate(codes)}))
+    watched = loop._load_gt(gt, part0, fm_profile.space)
+    want = {f"arch{i}" for i, c in enumerate(codes) if part0.space.is_valid(c)}
+    assert set(watched) == want and 3 <= len(want) < len(codes)
+    with pytest.raises(CandidateError, match="out of range"):
+        loop._load_gt(gt, part0)                          # a run's own GT must fit its space
+    few = tmp_path / "few.json"
+    two = [c for c in codes if part1.space.is_valid(c)][:2]
+    few.write_text(json.dumps({f"x{i}": {"arch": c, "acc": 0.5} for i, c in enumerate(two)}))
+    assert len(two) == 2 and loop._load_gt(few, part1, fm_profile.space) is None   # no tau from 2 codes
+    # and train_parts hands every part the parent's space
+    seen = []
+    monkeypatch.setattr(loop, "train", lambda cfg, profile, **kw: seen.append(kw["gt_space"]) or {"out_dir": "x"})
+    fewshot.train_parts(fm_cfg, Profile.from_section, tmp_path, 2, [[2, 3, 4], [5, 6, 7, 8]], 0.1, tmp_path / "parts",
+                        log=lambda m: None)
+    assert len(seen) == 2 and all(s.is_valid(c) for s in seen for c in codes)

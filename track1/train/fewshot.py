@@ -69,7 +69,9 @@ def train_parts(cfg, profile_of, parent_dir, stage: int, groups, epochs: float, 
     for k, over in enumerate(part_overrides(cfg, parent_dir, stage, groups, epochs, out_root)):
         part_cfg = with_overrides(cfg, over)
         log(f"few-shot part {k + 1}/{len(groups)}: stage {stage + 1} depths {groups[k]}")
-        res = train(part_cfg, profile_of(part_cfg["profile"]), resume=resume, log=log)
+        # train.gt spans the whole space: the part watches the GT codes of its own part.
+        res = train(part_cfg, profile_of(part_cfg["profile"]), resume=resume, log=log,
+                    gt_space=profile_of(cfg["profile"]).space)
         dirs.append(res["out_dir"])
     return dirs
 

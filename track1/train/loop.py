@@ -84,7 +84,9 @@ class Run:
     meta_base: dict = field(default_factory=dict)
 
 
-def prepare(cfg, profile, max_steps: int | None = None, candidates=None) -> Run:
+def prepare(cfg, profile, max_steps: int | None = None, candidates=None, gt_space=None) -> Run:
+    """`gt_space`: the space `train.gt` was drawn from when it is wider than the run's (a
+    few-shot part: the parent's); the run then watches the GT codes of its own space."""
     t = cfg["train"]
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
@@ -109,7 +111,7 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None) -> Run:
     sampler = ArchSampler(profile.space, pool)
     teacher = make_teacher(cfg, profile, pool) if STRATEGIES.meta(t["strategy"])["teacher"] else None
     strategy = make_strategy(cfg, sampler, teacher)
-    gt = _load_gt(t["gt"], profile) if t["gt"] else None
+    gt = _load_gt(t["gt"], profile, gt_space) if t["gt"] else None
 
     splits = load_splits(cfg["data"], profile)
     train_split = fixed_subset(splits["train"], t["train_images"], cfg["data"]["split_seed"])
@@ -144,14 +146,14 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None) -> Run:
 
 
 def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None = None, candidates=None,
-          overwrite: bool = False) -> dict:
+          overwrite: bool = False, gt_space=None) -> dict:
     """Train the supernet of `cfg` (validated) on `profile`; `resume` continues its
     checkpoint; without it an out_dir that holds a run is refused unless `overwrite`."""
     # One writer per out_dir: a second run (even with --resume) would interleave its
     # checkpoints with this one's. Taken before the (slow) preparation, so a second run is
     # refused at once, not after the first has finished. Rank 0 alone writes and locks.
     with _out_dir_lock(cfg["train"]):
-        run = prepare(cfg, profile, max_steps, candidates)
+        run = prepare(cfg, profile, max_steps, candidates, gt_space)
         with run.strategy.teacher or contextlib.nullcontext():    # a lazy teacher's workers end here
             return _train(run, cfg, resume, overwrite, log)
 
@@ -392,13 +394,19 @@ def _load_exactly(net, path, key):
     net.set_state_dict(weights)
 
 
-def _load_gt(path, profile):
+def _load_gt(path, profile, gt_space=None):
+    """The GT entries the run watches: every one, validated against the run's space, or, with
+    a wider `gt_space`, validated against that one and those of the run's own space kept
+    (None when fewer than 3 remain: no tau to watch)."""
     p = Path(path)
     p = p if p.is_absolute() else REPO / p
     if not p.is_file():
         raise TrainError(f"config key 'train.gt': no GT file at '{p}' (set train.gt=null to train without one)")
     from ..candidates import read_official
-    return read_official(p, profile.space, need_acc=True, what="GT file")
+    gt = read_official(p, gt_space or profile.space, need_acc=True, what="GT file")
+    if gt_space is not None:
+        gt = {k: v for k, v in gt.items() if profile.space.is_valid(v["arch"])}
+    return gt if len(gt) >= 3 else None
 
 
 def _epoch_line(s: dict) -> str:
