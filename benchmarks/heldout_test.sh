@@ -32,7 +32,8 @@ runs=$(wc -l < "$d/runs.jsonl")
 # has no kept scores yet is named and left out, never silently.
 registered=(rdnas_e3:proxy-flops rdnas_e3:spos spos+flops:proxy-flops proxy-naswot:proxy-flops rdnas_e3:rdnas
             spos_e6:spos rdnas_init:rdnas rdnas_init:proxy-flops
-            rdnas_fewshot:rdnas rdnas_fewshot:proxy-flops rdnas_e6:rdnas_e3 rdnas_e6:proxy-flops)
+            rdnas_fewshot:rdnas rdnas_fewshot:proxy-flops rdnas_e6:rdnas_e3 rdnas_e6:proxy-flops
+            rdnas_e6:rdnas)   # for the main job's default rule (with rdnas_e3, _init, _fewshot minus rdnas above)
 kept() { local n=${1%+flops}; compgen -G "$R/rank/$n.json" > /dev/null || compgen -G "$R/rank/$n-s*.json" > /dev/null; }
 pairs=()
 for p in "${registered[@]}"; do
