@@ -373,6 +373,7 @@ def test_cli_to_gt_writes_gt_and_manifest(tmp_path):
             for i, c in enumerate([CODE, "1558511111111111111111111111111111111111111111111111"]) for s in (0, 1)]
     diverged = {"key": "arch3", "arch": CODE[:6] + "2" + CODE[7:], "seed": 0, "macs": 9, "params": 5,
                 "diverged": "loss became nan at step 3", "protocol": proto}
+    rows[1]["cpu"] = "AMD EPYC, avx2, 2 cpus"
     runs.write_text("".join(json.dumps(r) + "\n" for r in rows[:3] + [diverged]))
     r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "to-gt", str(runs),
                         "--out", str(tmp_path / "gt.json")], capture_output=True, text=True)
@@ -382,7 +383,8 @@ def test_cli_to_gt_writes_gt_and_manifest(tmp_path):
     m = json.loads((tmp_path / "manifest.json").read_text())
     assert m["n_codes"] == 2 and m["n_runs"] == 4 and m["seeds"] == [0, 1] and m["diverged"] == 1
     assert m["codes_per_seed"] == {"0": 2, "1": 1} and m["protocol_hash"] == proto
-    assert m["protocol"]["epochs"] > 0 and m["date"] and m["cpus"] == ["not recorded"]    # these runs name no CPU
+    assert m["protocol"]["epochs"] > 0 and m["date"] and m["cpus"] == ["not recorded", "AMD EPYC, avx2, 2 cpus"]
+    assert m["runs_per_cpu"] == {"not recorded": 3, "AMD EPYC, avx2, 2 cpus": 1}     # one run names its CPU
     # the manifest must describe the runs' protocol: another config is refused by name
     r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gt.py"), "to-gt", str(runs), "--out",
                         str(tmp_path / "gt2.json"), "--set", "standalone.epochs=1"], capture_output=True, text=True)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..candidates import CandidateError
-from .summary import load_runs, to_gt
+from .summary import load_runs, machines, to_gt
 
 
 def manifest(runs_path, gt_path, metric: str, runs, gt, protocol: dict) -> dict:
@@ -20,8 +20,10 @@ def manifest(runs_path, gt_path, metric: str, runs, gt, protocol: dict) -> dict:
             "protocol_hash": runs[0].get("protocol"),
             "protocol": dict(protocol),
             "code_versions": sorted({r.get("code_version", "?") for r in runs}),
-            # A run is reproducible bit for bit on its CPU, not across CPUs (BENCHMARKS.md).
-            "cpus": sorted({r.get("cpu", "not recorded") for r in runs}),
+            # A run's value depends on the kernels oneDNN dispatches on its CPU (AVX2 or AVX-512;
+            # BENCHMARKS.md, "Runs on several machines"): the CPUs, most runs first, and their counts.
+            "cpus": [cpu for cpu, _ in machines(runs)],
+            "runs_per_cpu": dict(machines(runs)),
             "selection": json.loads(sel.read_text())["rule"] if sel.is_file() else None,
             "date": datetime.date.today().isoformat()}
 
