@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Which CPU feature decides a stand-alone result (BENCHMARKS.md, "Ground truth v2: runs on
-# three machines"). One small stand-alone run (the largest code, seed 0, 512 images, 2
+# Which CPU feature decides a stand-alone result (BENCHMARKS.md, "Runs on several machines").
+# One small stand-alone run (the largest code, seed 0, 512 images, 2
 # epochs, one thread) under each setting below, in a fresh process each; one JSON line per
 # run is appended to benchmarks/results/isa_probe.jsonl with the machine (`cpu`) and the
-# setting. Run it on each machine you compare: lines with equal `acc` and `test_loss` and
-# different `cpu` are bit-identical across those machines.
+# setting. Run it on each machine you compare: lines with equal `acc`, `test_loss` and
+# `train_loss`, the same `code_version` and `paddle` and different `cpu` agree to the last digit
+# across those machines. Every arm starts without any oneDNN/MKL setting of the caller's.
 #   default                  what every run does
 #   MKL_CBWR=AVX2            MKL's conditional numerical reproducibility at AVX2
 #   ONEDNN_MAX_CPU_ISA=AVX2  oneDNN's kernels capped at AVX2
@@ -22,14 +23,16 @@ sets=(--set standalone.train_images=512 --set standalone.epochs=2 --set standalo
 for setting in default MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2; do
   envs=(OMP_NUM_THREADS=1)
   [[ $setting != default ]] && envs+=("$setting")
-  env "${envs[@]}" python tools/train_standalone.py "${sets[@]}" --codes "$code" --seeds 0 \
+  env -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA -u MKL_CBWR "${envs[@]}" python tools/train_standalone.py "${sets[@]}" --codes "$code" --seeds 0 \
     --out "$tmp/$setting.jsonl" > "$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
   python - "$tmp/$setting.jsonl" "$setting" "$out" <<'EOF'
 import datetime, json, sys
+import paddle
 from track1.io_utils import append_line
 r = json.loads(open(sys.argv[1]).readline())
-line = {"setting": sys.argv[2], "cpu": r.get("cpu"), "acc": r["acc"], "test_loss": r["test_loss"],
-        "train_loss": r["train_loss"], "date": datetime.date.today().isoformat()}
+line = {"setting": sys.argv[2], "cpu": r.get("cpu"), "threads": r.get("threads"), "acc": r["acc"],
+        "test_loss": r["test_loss"], "train_loss": r["train_loss"], "code_version": r.get("code_version"),
+        "paddle": paddle.__version__, "date": datetime.date.today().isoformat()}
 append_line(sys.argv[3], json.dumps(line))
 print(json.dumps(line))
 EOF

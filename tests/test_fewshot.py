@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ def test_train_and_predict_make_one_complete_submission(parent, tmp_path, fm_pro
     assert any(not np.array_equal(p[k], q[k]) for k in p)
 
 
-def test_a_part_watches_the_gt_codes_of_its_own_part(tmp_path, fm_cfg, fm_profile, monkeypatch):
+def test_a_part_watches_the_gt_codes_of_its_own_part(tmp_path, fm_cfg, fm_profile):
     # train.gt spans the whole space; a part's space refuses the codes of the other part, so
     # the part validates the GT against the parent's space and keeps its own codes.
     from track1.candidates import CandidateError
@@ -99,9 +100,14 @@ def test_a_part_watches_the_gt_codes_of_its_own_part(tmp_path, fm_cfg, fm_profil
     two = [c for c in codes if part1.space.is_valid(c)][:2]
     few.write_text(json.dumps({f"x{i}": {"arch": c, "acc": 0.5} for i, c in enumerate(two)}))
     assert len(two) == 2 and loop._load_gt(few, part1, fm_profile.space) is None   # no tau from 2 codes
-    # and train_parts hands every part the parent's space
-    seen = []
-    monkeypatch.setattr(loop, "train", lambda cfg, profile, **kw: seen.append(kw["gt_space"]) or {"out_dir": "x"})
-    fewshot.train_parts(fm_cfg, Profile.from_section, tmp_path, 2, [[2, 3, 4], [5, 6, 7, 8]], 0.1, tmp_path / "parts",
-                        log=lambda m: None)
-    assert len(seen) == 2 and all(s.is_valid(c) for s in seen for c in codes)
+    # A real part trained with a whole-space GT (the bug: its space refused the other part's
+    # codes at its first step, before any training) watches its own part's codes.
+    sets = [o for o in TINY if o != "train.gt=null"] + [f"train.gt={gt}", "train.eval_images=32",
+                                                        "train.bn_recalib_images=32"]
+    cfg = load_config(None, sets)
+    parent_dir = tmp_path / "parent"
+    train_run(load_config(None, TINY + [f"train.out_dir={parent_dir}"]), log=lambda m: None)
+    dirs = fewshot.train_parts(cfg, Profile.from_section, parent_dir, 2, [[2, 3, 4], [5, 6, 7, 8]], 0.25,
+                               tmp_path / "parts", log=lambda m: None)
+    history = json.loads((Path(dirs[0]) / "history.json").read_text())
+    assert history[-1]["gt_n"] == len(want)

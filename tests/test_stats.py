@@ -264,7 +264,7 @@ def test_summary_reports_cpu_time_of_the_runs_that_record_it(tmp_path):
         r.update(cpu_s=10.0 + i, wall_s=100.0 if i == 0 else 10.0)
     from track1.gt.summary import summarize
     s = summarize(rows, n_boot=50)
-    assert s["cpu_s"] == {"n_runs": 4, "cpu_s_mean": pytest.approx(11.5), "wall_s_mean": pytest.approx(32.5)}
+    assert s["cpu_time"] == {"n_runs": 4, "cpu_s_mean": pytest.approx(11.5), "wall_s_mean": pytest.approx(32.5)}
     r = _gt_tool("summary", _write(tmp_path / "c.jsonl", rows), "--boot", "50")
     assert "(the 4 that record CPU time: 12 s CPU, 32 s wall)" in r.stdout, r.stdout
     assert "record CPU time" not in _gt_tool("summary", _write(tmp_path / "w.jsonl", _v2_runs()), "--boot", "50").stdout
@@ -280,9 +280,18 @@ def test_summary_names_the_machines_the_runs_were_computed_on(tmp_path):
     n = len(rows)
     want = sorted([("AMD EPYC, avx2, 2 cpus", len(range(1, n, 3))), ("Intel(R) Xeon(R), avx512f, 2 cpus", len(range(2, n, 3))),
                    ("not recorded", len(range(0, n, 3)))], key=lambda kv: (-kv[1], kv[0]))
-    assert summarize(rows, n_boot=20)["machines"] == want
+    s = summarize(rows, n_boot=20)
+    assert s["machines"] == want
+    cpus = {}
+    for r in rows:
+        cpus.setdefault(r["arch"], set()).add(r.get("cpu", "none"))
+    mixed = sum(len(c) > 1 for c in cpus.values())
+    assert s["codes_on_several_machines"] == mixed > 0
     out = _gt_tool("summary", _write(tmp_path / "m.jsonl", rows), "--boot", "20").stdout
-    assert "computed on: " + "; ".join(f"{c} ({k})" for c, k in want) in out, out
+    line = "computed on: " + "; ".join(f"{c} ({k})" for c, k in want) + f"; {mixed} codes have runs on more than one"
+    assert line in out, out
+    one = [dict(r, cpu="AMD EPYC, avx2, 2 cpus") for r in rows]
+    assert summarize(one, n_boot=20)["codes_on_several_machines"] == 0
 
 
 def test_host_cpu_names_a_cap_on_onednn_kernels(monkeypatch):
@@ -291,8 +300,8 @@ def test_host_cpu_names_a_cap_on_onednn_kernels(monkeypatch):
     monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     plain = host_cpu.__wrapped__()
     assert "cpus" in plain and "capped" not in plain
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    assert host_cpu.__wrapped__() == plain + ", oneDNN capped at AVX2"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert host_cpu.__wrapped__() == plain + ", oneDNN capped at AVX2"        # one name however it is spelt
 
 
 def test_summary_reports_every_recorded_metric_and_the_disagreement(tmp_path):

@@ -82,6 +82,15 @@ def test_distance_quantile_rejects_that_share_of_random_pairs(fm_profile):
     assert distance_quantile(s, hamming_distance, 0.5, seed=0) == distance_quantile(s, hamming_distance, 0.5, seed=0)
 
 
+def test_rdnas_refuses_a_teacher_that_is_not_a_teacher(fm_profile):
+    # A bare scoring function has no prefetch: refused when the strategy is made, not at its
+    # first step.
+    cfg = load_config(None, ["train.strategy=rdnas"])
+    with pytest.raises(TypeError, match="wrap a scoring function in Teacher"):
+        make_strategy(cfg, ArchSampler(fm_profile.space), fm_profile.macs)
+    assert make_strategy(cfg, ArchSampler(fm_profile.space), Teacher(fm_profile.macs)).teacher is not None
+
+
 @pytest.mark.parametrize("sampler", ["group", "hamming"])
 def test_rdnas_pair_sampler_filters(fm_cfg, fm_profile, sampler):
     # The filter must change what is trained: with the default quantile, a share of the

@@ -47,6 +47,8 @@ def host_cpu() -> str:
         pass
     simd = next((f for f in ("avx512f", "avx2", "avx", "neon", "asimd") if f in flags), "")
     # A cap on oneDNN's kernels changes the results as the CPU's own ISA does (measured:
-    # benchmarks/isa_probe.sh), so it is part of where a result was computed.
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    # benchmarks/isa_probe.sh), so it is part of where a result was computed. oneDNN reads
+    # the value case-blind. Only the widest vector ISA is named: the fp32 kernels of an
+    # AMX-capable Intel Xeon and a Zen 4 (no AMX) agreed to the last digit.
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").upper()
     return ", ".join(x for x in (model, simd, f"{os.cpu_count()} cpus", cap and f"oneDNN capped at {cap}") if x)

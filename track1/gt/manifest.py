@@ -13,6 +13,7 @@ def manifest(runs_path, gt_path, metric: str, runs, gt, protocol: dict) -> dict:
     """What the GT file is made of: protocol, seeds, selection rule, code version, date."""
     sel = Path(runs_path).with_name("selection.json")
     seeds = sorted({r["seed"] for r in runs})
+    kept = [r for r in runs if "diverged" not in r]     # the runs behind gt.json
     return {"gt": Path(gt_path).name, "runs": Path(runs_path).name, "metric": metric,
             "n_codes": len(gt), "n_runs": len(runs), "seeds": seeds,
             "codes_per_seed": {str(s): sum(r["seed"] == s and "diverged" not in r for r in runs) for s in seeds},
@@ -22,8 +23,8 @@ def manifest(runs_path, gt_path, metric: str, runs, gt, protocol: dict) -> dict:
             "code_versions": sorted({r.get("code_version", "?") for r in runs}),
             # A run's value depends on the kernels oneDNN dispatches on its CPU (AVX2 or AVX-512;
             # BENCHMARKS.md, "Runs on several machines"): the CPUs, most runs first, and their counts.
-            "cpus": [cpu for cpu, _ in machines(runs)],
-            "runs_per_cpu": dict(machines(runs)),
+            "cpus": [cpu for cpu, _ in machines(kept)],
+            "runs_per_cpu": dict(machines(kept)),
             "selection": json.loads(sel.read_text())["rule"] if sel.is_file() else None,
             "date": datetime.date.today().isoformat()}
 

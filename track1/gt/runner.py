@@ -46,9 +46,10 @@ class LaunchError(UserError, RuntimeError):
 
 
 # The fields of a run record that measure this run on its machine, not its result: two runs
-# of one code and seed differ in these alone (the trainer writes the first three, `_train`
-# the last). A CPU time beside the wall time because a run paused by `kill -STOP` counts the
-# pause in its wall time, not in its CPU time.
+# of one code and seed on one machine (CPU, thread count) and code version differ in these
+# alone (the trainer writes the first three, `_train` the last). A CPU time beside the wall
+# time because a run paused by `kill -STOP` counts the pause in its wall time, not in its CPU
+# time. benchmarks/faults.py keeps a copy (it imports no track1): tests/test_gt.py checks it.
 MEASURED = ("train_img_per_s", "wall_s", "cpu_s", "finished")
 
 
@@ -186,7 +187,8 @@ def _train(run, todo) -> int:
                                       threads=st["threads"])
     with contextlib.closing(results):
         for key, rec in results:
-            rec.update(protocol=run["protocol"], code_version=version, cpu=cpu,
+            # threads beside cpu: the protocol hash leaves both out, and both change the rounding.
+            rec.update(protocol=run["protocol"], code_version=version, cpu=cpu, threads=st["threads"],
                        finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
             if key is not None:
                 rec = {"key": key, **rec}

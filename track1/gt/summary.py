@@ -212,13 +212,23 @@ def machines(runs) -> list:
     return sorted(n.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def codes_on_several_machines(runs) -> int:
+    """How many codes have runs recorded on more than one CPU (a code's mean then mixes two
+    roundings; runs that record none count as one machine)."""
+    cpus = {}
+    for r in runs:
+        cpus.setdefault(r["arch"], set()).add(r.get("cpu") or "not recorded")
+    return sum(len(c) > 1 for c in cpus.values())
+
+
 def summarize(runs, seeds=(0, 1), n_boot: int = 2000) -> dict:
     """n codes, the figures of every metric the runs recorded (`metric_summary`), the seeds'
     per-image disagreement where predictions were recorded, and the mean cost per run."""
     if len(seeds) != 2 or seeds[0] == seeds[1]:
         raise CandidateError(f"the seed-to-seed figures need two different seeds, got {list(seeds)}")
     out = {"n_runs": len(runs), "n_diverged": sum("diverged" in r for r in runs),
-           "wall_s_mean": mean_wall(runs), "cpu_s": cpu_time(runs), "machines": machines(runs), "seeds": list(seeds), "metrics": []}
+           "wall_s_mean": mean_wall(runs), "cpu_time": cpu_time(runs), "machines": machines(runs),
+           "codes_on_several_machines": codes_on_several_machines(runs), "seeds": list(seeds), "metrics": []}
     for metric in METRICS:
         groups = group_runs(runs, metric)
         if groups:
@@ -328,10 +338,12 @@ def format_summary(s: dict) -> str:
     lines = [f"runs: {s['n_runs']}" + (f" (the codes of {s['codes_file']})" if "codes_file" in s else "")
              + f", mean wall time per run: {cost}"
              + (f" (the {c['n_runs']} that record CPU time: {c['cpu_s_mean']:.0f} s CPU, {c['wall_s_mean']:.0f} s wall)"
-                if (c := s.get("cpu_s")) else "")
+                if (c := s.get("cpu_time")) else "")
              + (f", {s['n_diverged']} diverged (left out)" if s.get("n_diverged") else "")]
     if s.get("machines"):
-        lines.append("computed on: " + "; ".join(f"{cpu} ({n})" for cpu, n in s["machines"]))
+        mixed = s.get("codes_on_several_machines", 0)
+        lines.append("computed on: " + "; ".join(f"{cpu} ({n})" for cpu, n in s["machines"])
+                     + (f"; {mixed} codes have runs on more than one" if mixed else ""))
     seeds = s.get("seeds", [0, 1])
     flat = []
     for metric in s.get("metrics", ("acc", "test_loss")):

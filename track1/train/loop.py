@@ -396,8 +396,9 @@ def _load_exactly(net, path, key):
 
 def _load_gt(path, profile, gt_space=None):
     """The GT entries the run watches: every one, validated against the run's space, or, with
-    a wider `gt_space`, validated against that one and those of the run's own space kept
-    (None when fewer than 3 remain: no tau to watch)."""
+    a wider `gt_space` (a few-shot part's parent), validated against that one and those of the
+    run's own space kept (None when fewer than 3 remain: no tau to watch; `gt_n` in the
+    history says how many a part watched)."""
     p = Path(path)
     p = p if p.is_absolute() else REPO / p
     if not p.is_file():
@@ -406,7 +407,8 @@ def _load_gt(path, profile, gt_space=None):
     gt = read_official(p, gt_space or profile.space, need_acc=True, what="GT file")
     if gt_space is not None:
         gt = {k: v for k, v in gt.items() if profile.space.is_valid(v["arch"])}
-    return gt if len(gt) >= 3 else None
+        return gt if len(gt) >= 3 else None
+    return gt
 
 
 def _epoch_line(s: dict) -> str:

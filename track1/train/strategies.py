@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..registry import Registry
 from .samplers import PAIR_SAMPLERS, ArchSampler, distance_quantile, sample_distant
+from .teacher import Teacher
 
 STRATEGIES = Registry("strategy")
 
@@ -112,6 +113,9 @@ class RDNAS(Strategy):
         super().__init__(sections, sampler, teacher, seed)
         if teacher is None:
             raise ValueError("rdnas needs a teacher (rdnas.teacher)")
+        if not isinstance(teacher, Teacher):
+            raise TypeError(f"rdnas's teacher must be a track1.train.teacher.Teacher (wrap a scoring function "
+                            f"in Teacher(fn)), got {type(teacher).__name__}")
         r = sections["rdnas"]
         self.distance = PAIR_SAMPLERS.get(r["sampler"])(r)
         q = r["threshold_quantile"]
@@ -125,7 +129,7 @@ class RDNAS(Strategy):
         ranked = [(i, j) for i in range(len(codes)) for j in range(i + 1, len(codes))
                   if r["pairs"] == "all" or (i >= 2 and j >= 2)]    # 'random': among the random nets only
         needed = sorted({i for p in ranked for i in p})
-        self.teacher.prefetch([codes[i] for i in needed])   # a network proxy: scored side by side
+        self.teacher.prefetch([codes[i] for i in needed])   # a network proxy scores them side by side; others do nothing
         scores = {i: self.teacher(codes[i]) for i in needed}
         pairs = [(i, j, 1.0 if scores[i] > scores[j] else (-1.0 if scores[i] < scores[j] else 0.0))
                  for i, j in ranked]
