@@ -12,7 +12,8 @@ STEPS=${1:-100}
 REPEATS=${2:-2}
 TEACHER=${3:-naswot}
 # FLOPs is the baseline each run is compared with: as TEACHER it would be timed against itself.
-[[ $TEACHER != flops ]] || { echo "error: TEACHER flops is the baseline; give a proxy teacher (e.g. naswot, zen)" >&2; exit 2; }
+[[ -n $TEACHER && $TEACHER != flops ]] || { echo "error: TEACHER '$TEACHER': give a proxy teacher other than the flops baseline (e.g. naswot, zen)" >&2; exit 2; }
+((REPEATS >= 1)) || { echo "error: REPEATS must be at least 1, got '$REPEATS'" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 declare -A total=([flops]=0 [$TEACHER]=0)
