@@ -36,7 +36,8 @@ runs=$(wc -l < "$d/runs.jsonl")
 registered=(rdnas_e3:proxy-flops rdnas_e3:spos spos+flops:proxy-flops proxy-naswot:proxy-flops rdnas_e3:rdnas
             spos_e6:spos rdnas_init:rdnas rdnas_init:proxy-flops
             rdnas_fewshot:rdnas rdnas_fewshot:proxy-flops rdnas_e6:rdnas_e3 rdnas_e6:proxy-flops
-            rdnas_e6:rdnas)   # for the main job's default rule (with rdnas_e3, _init, _fewshot minus rdnas above)
+            rdnas_e6:rdnas    # for the main job's default rule (with rdnas_e3, _init, _fewshot minus rdnas above)
+            rdnas_fewshot_cal:rdnas rdnas_fewshot_cal:rdnas_fewshot)
 covers() { [[ -f $1 ]] && python benchmarks/rank_codes.py covers "$1" "$d/codes_ext.json" 2> /dev/null; }
 declare -A known=()
 kept() {

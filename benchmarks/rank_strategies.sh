@@ -62,6 +62,9 @@ done
 for s in spos sandwich rdnas; do
   variants[${s}_fewshot]="@FEWSHOT@ $s"
 done
+# The same parts, each part's scores shifted to the parent's mean over its candidates
+# (fewshot.calibrate=parent): no training of its own, the parent scores every code as well.
+variants[rdnas_fewshot_cal]="@FEWSHOT@ rdnas fewshot.calibrate=parent"
 # The activation (the RD-NAS tutorial reports PReLU/Mish above ReLU on Track 1): the supernet
 # and the sub-networks it scores use mish / swish; the GT's stand-alone nets stay ReLU.
 for s in spos rdnas; do
@@ -114,12 +117,12 @@ for seed in "${seeds[@]}"; do
       ov=${ov//@INIT@/output/rank/largest/$max-s$seed.npz}
     fi
     if [[ $ov == @FEWSHOT@* ]]; then
-      base=${ov#@FEWSHOT@ }
+      read -r base extra <<< "${ov#@FEWSHOT@ }"
       parent=output/rank/$base-s$seed
       # shellcheck disable=SC2086
       bash tools/train.sh fashion_mnist seed=$seed train.out_dir=$parent ${variants[$base]} --resume
       sets=(--set seed=$seed)
-      for o in ${variants[$base]}; do sets+=(--set "$o"); done
+      for o in ${variants[$base]} ${extra:-}; do sets+=(--set "$o"); done
       python tools/fewshot.py train "${sets[@]}" --parent $parent
       predict=(python tools/fewshot.py predict "${sets[@]}" --parent $parent)
       mkdir -p $out

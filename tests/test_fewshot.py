@@ -76,6 +76,17 @@ def test_train_and_predict_make_one_complete_submission(parent, tmp_path, fm_pro
     assert r.returncode == 0, r.stderr[-2000:]
     sub = json.loads(out.read_text())
     assert list(sub) == [f"arch{i}" for i in range(1, 13)] and all(np.isfinite(v["acc"]) for v in sub.values())
+    # calibrated by the parent: the same submission up to one shift per part
+    cal_out = tmp_path / "cal.json"
+    r = subprocess.run(tool + ["predict", *sets, "--set", "fewshot.calibrate=parent", "--candidates", str(cands),
+                               "--out", str(cal_out)], capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cal = json.loads(cal_out.read_text())
+    part = route(codes, [load_trained(parent / "fewshot" / f"part{k}").profile.space for k in (0, 1)])
+    shift = {}
+    for k, c in zip(part, cal):
+        shift.setdefault(k, []).append(cal[c]["acc"] - sub[c]["acc"])
+    assert all(np.ptp(v) < 1e-6 for v in shift.values()) and (cal_out.parent / "cal.json.parent.partial.jsonl").is_file()
     # the parts were fine-tuned: their weights left the parent's
     p, _ = checkpoint.load(parent / "supernet")
     q, _ = checkpoint.load(parent / "fewshot" / "part1" / "supernet")
@@ -111,3 +122,37 @@ def test_a_part_watches_the_gt_codes_of_its_own_part(tmp_path, fm_cfg, fm_profil
                                tmp_path / "parts", log=lambda m: None)
     history = json.loads((Path(dirs[0]) / "history.json").read_text())
     assert history[-1]["gt_n"] == len(want)
+
+
+def test_calibrated_parts_keep_their_order_within_and_the_parents_level_between(parent, tmp_path, fm_cfg, fm_profile):
+    # Two parts made from the parent by hand: part 0 an exact copy, part 1 with its last BN's
+    # scale changed, so it scores on another level. Calibrated, each part's mean is the
+    # parent's mean over the part's candidates, and the order within a part is unchanged.
+    from track1.train.fewshot import score_parts
+    dirs = []
+    for k, prof in enumerate(part_profiles(fm_cfg.profile, 2, [[2, 3, 4], [5, 6, 7, 8]])):
+        d = tmp_path / f"part{k}"
+        shutil.copytree(parent, d)
+        arrays, meta = checkpoint.load(d / "supernet")
+        meta["supernet"]["profile"] = prof
+        if k == 1:
+            bn = sorted(n for n in arrays if n.endswith(".weight") and arrays[n].ndim == 1)[-1]
+            arrays[bn] = arrays[bn] * 3.0
+        checkpoint.save(d / "supernet", arrays, meta)
+        dirs.append(d)
+    codes = fm_profile.space.sample_codes(16, seed=11)
+    cands = [Candidate(f"a{i}", c, c) for i, c in enumerate(codes)]
+    cfg_of = lambda t: scoring_config(t, None, SCORE)  # noqa: E731
+    quiet = lambda m: None  # noqa: E731
+    plain = np.array(score_parts(dirs, cands, cfg_of, tmp_path / "plain.json", log=quiet))
+    cal = np.array(score_parts(dirs, cands, cfg_of, tmp_path / "cal.json", log=quiet, parent_dir=parent))
+    whole = load_trained(parent)
+    ref = score_candidates(whole, cfg_of(whole), cands, tmp_path / "ref.jsonl", log=quiet)
+    ref = np.array([ref[i] for i in range(len(cands))])
+    part = np.array(route(codes, [load_trained(d).profile.space for d in dirs]))
+    assert set(part) == {0, 1}
+    np.testing.assert_array_equal(plain[part == 0], ref[part == 0])            # the copy scores as the parent
+    assert not np.allclose(plain[part == 1], ref[part == 1])                    # the changed part does not
+    for k in (0, 1):
+        assert cal[part == k].mean() == pytest.approx(ref[part == k].mean(), abs=1e-9)
+        np.testing.assert_allclose(cal[part == k] - plain[part == k], (cal - plain)[part == k][0], atol=1e-12)

@@ -179,6 +179,7 @@ SCHEMA = {
         "stage": Field(I, 0, 3),
         "groups": Field("list:list:int", 1, 8),
         "epochs": Field(Fl, 0.0, above=0.0),
+        "calibrate": Field(S, choices=("none", "parent")),
     },
     "rdnas": {
         "teacher": Field(S),

@@ -46,7 +46,7 @@ def main():
     parts = [root / f"part{k}" for k in range(len(f.groups))]
     cands = load_candidates(path, Profile.from_section(cfg.profile).space)
     scores = fewshot.score_parts(parts, cands, lambda t: scoring_config(t, a.config, a.overrides), a.out,
-                                 jobs=a.jobs or cfg.score.jobs)
+                                 jobs=a.jobs or cfg.score.jobs, parent_dir=parent if f.calibrate == "parent" else None)
     write_submission(a.out, cands, scores)
     print(f"{len(cands)} candidates scored by {len(parts)} few-shot sub-supernets -> {a.out}")
 

@@ -76,15 +76,25 @@ def train_parts(cfg, profile_of, parent_dir, stage: int, groups, epochs: float, 
     return dirs
 
 
-def score_parts(part_dirs, candidates, cfg_of, out, jobs: int = 1, log=print) -> list:
+def score_parts(part_dirs, candidates, cfg_of, out, jobs: int = 1, log=print, parent_dir=None) -> list:
     """Every candidate's score from the sub-supernet of its part: [score] in candidate order.
     `cfg_of(trained)` gives the scoring config of a part's supernet. Partial results go next
     to the submission `out` (OUT.part<k>.partial.jsonl), so two scorings of one set of parts
-    into different files (the GT's codes, then a sample) each resume their own."""
+    into different files (the GT's codes, then a sample) each resume their own.
+    `parent_dir` (fewshot.calibrate=parent): every candidate is scored by the parent supernet
+    too (OUT.parent.partial.jsonl), and each part's scores are shifted by the parent's mean over
+    that part's candidates minus the part's own: the order within a part is the part's, the
+    level of each part the parent's."""
     from ..scoring.run import score_candidates
     from ..scoring.trained import load_trained
     trained = [load_trained(d) for d in part_dirs]
     parts = route([c.code for c in candidates], [t.profile.space for t in trained])
+    ref = None
+    if parent_dir is not None:
+        whole = load_trained(parent_dir)
+        log(f"few-shot calibration: the parent scores all {len(candidates)} candidates")
+        got = score_candidates(whole, cfg_of(whole), candidates, Path(f"{out}.parent.partial.jsonl"), jobs=jobs, log=log)
+        ref = [got[i] for i in range(len(candidates))]
     scores = [None] * len(candidates)
     for k, t in enumerate(trained):
         mine = [i for i, p in enumerate(parts) if p == k]
@@ -93,6 +103,8 @@ def score_parts(part_dirs, candidates, cfg_of, out, jobs: int = 1, log=print) ->
             continue
         got = score_candidates(t, cfg_of(t), [candidates[i] for i in mine],
                                Path(f"{out}.part{k}.partial.jsonl"), jobs=jobs, log=log)
+        own = [got[j] for j in range(len(mine))]
+        shift = 0.0 if ref is None else sum(ref[i] for i in mine) / len(mine) - sum(own) / len(own)
         for j, i in enumerate(mine):
-            scores[i] = got[j]
+            scores[i] = own[j] + shift
     return scores
