@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -183,32 +184,28 @@ def seed_disagreement(runs, field: str, seeds=(0, 1)) -> dict | None:
     return {"mean": float(np.mean(rates)), "n_codes": len(rates)} if rates else None
 
 
-def mean_wall(runs, field: str = "wall_s") -> float | None:
-    """The mean recorded cost of a run (seconds of one worker), None if none is recorded.
-    `field="cpu_s"`: its CPU time, which a pause (`kill -STOP`) does not inflate; recorded
-    since 2026-12-03, so it averages the runs that have it."""
-    walls = [r[field] for r in runs if isinstance(r.get(field), (int, float))]
+def mean_wall(runs) -> float | None:
+    """The mean recorded cost of a run (seconds of one worker), None if none is recorded."""
+    walls = [r["wall_s"] for r in runs if isinstance(r.get("wall_s"), (int, float))]
     return float(np.mean(walls)) if walls else None
 
 
 def cpu_time(runs) -> dict | None:
-    """The mean CPU and wall time of the runs that record both (None if none does): the wall
-    time of the same runs beside it shows how much of it was spent paused or waiting."""
+    """The mean CPU and wall time of the runs that record both (`cpu_s`, from 2026-12-03;
+    None if none does): a pause (`kill -STOP`) inflates the wall time, not the CPU time."""
     both = [r for r in runs if isinstance(r.get("cpu_s"), (int, float)) and isinstance(r.get("wall_s"), (int, float))]
     if not both:
         return None
-    return {"n_runs": len(both), "cpu_s_mean": mean_wall(both, "cpu_s"), "wall_s_mean": mean_wall(both)}
+    return {"n_runs": len(both), "cpu_s_mean": float(np.mean([r["cpu_s"] for r in both])),
+            "wall_s_mean": mean_wall(both)}
 
 
 def machines(runs) -> list:
     """[(cpu, n runs)], most runs first: the same code and seed give other values on a CPU
-    whose oneDNN kernels differ (AVX2 against AVX-512; BENCHMARKS.md, "runs on several
+    whose oneDNN kernels differ (AVX2 against AVX-512; BENCHMARKS.md, "Runs on several
     machines"), so a GT says what it was computed on. Runs from before `cpu` was recorded
     count as "not recorded"."""
-    n = {}
-    for r in runs:
-        cpu = r.get("cpu") or "not recorded"
-        n[cpu] = n.get(cpu, 0) + 1
+    n = Counter(r.get("cpu") or "not recorded" for r in runs)
     return sorted(n.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
