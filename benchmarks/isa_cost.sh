@@ -2,7 +2,8 @@
 # What capping oneDNN at AVX2 costs on an AVX-512 CPU (the cap makes runs bit-identical to an
 # AVX2 machine's: BENCHMARKS.md, "Runs on several machines"). The same stand-alone run (a
 # mid-size code, seed 0, IMAGES training images, 1 epoch, one thread) by default and with
-# ONEDNN_MAX_CPU_ISA=AVX2 (each arm without any other oneDNN/MKL setting of the caller's),
+# ONEDNN_MAX_CPU_ISA=AVX2 (each arm without any other oneDNN/MKL setting of the caller's:
+# benchmarks/isa_arm.sh),
 # interleaved A B A B so drift hits both; each run's training throughput (`train_img_per_s`,
 # wall clock over the training steps, the first step's kernel setup included: 64 steps at the
 # default) and CPU time (`cpu_s`, the whole run). Pause background jobs first.
@@ -19,11 +20,8 @@ sets=(--set standalone.train_images=$IMAGES --set standalone.epochs=1 --set stan
       --set standalone.eval_images=1000 --set standalone.average_from=0)
 for ((r = 0; r < REPEATS; r++)); do
   for setting in default ONEDNN_MAX_CPU_ISA=AVX2; do
-    envs=(OMP_NUM_THREADS=1)
-    [[ $setting != default ]] && envs+=("$setting")
     f=$tmp/$setting.$r.jsonl
-    env -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA -u MKL_CBWR "${envs[@]}" python tools/train_standalone.py "${sets[@]}" --codes $code --seeds 0 --out "$f" > "$tmp/log" 2>&1 \
-      || { cat "$tmp/log"; exit 1; }
+    bash benchmarks/isa_arm.sh "$setting" "$f" "${sets[@]}" --codes $code --seeds 0
     python -c "import json, sys; r = json.loads(open(sys.argv[1]).readline()); print(json.dumps({'setting': sys.argv[2], 'repeat': int(sys.argv[3]), 'train_img_per_s': r['train_img_per_s'], 'cpu_s': r['cpu_s'], 'wall_s': r['wall_s'], 'cpu': r['cpu']}))" "$f" "$setting" "$r"
   done
 done | tee "$tmp/all.jsonl"

@@ -5,7 +5,8 @@
 # run is appended to benchmarks/results/isa_probe.jsonl with the machine (`cpu`) and the
 # setting. Run it on each machine you compare: lines with equal `acc`, `test_loss` and
 # `train_loss`, the same `code_version` and `paddle` and different `cpu` agree to the last digit
-# across those machines. Every arm starts without any oneDNN/MKL setting of the caller's.
+# across those machines. Every arm starts without any oneDNN/MKL setting of the caller's
+# (benchmarks/isa_arm.sh runs it).
 #   default                  what every run does
 #   MKL_CBWR=AVX2            MKL's conditional numerical reproducibility at AVX2
 #   ONEDNN_MAX_CPU_ISA=AVX2  oneDNN's kernels capped at AVX2
@@ -21,10 +22,7 @@ sets=(--set standalone.train_images=512 --set standalone.epochs=2 --set standalo
       --set standalone.batch_size=64 --set standalone.bn_recalib_images=128
       --set standalone.eval_images=256 --set standalone.eval_batch_size=128 --set standalone.average_from=0)
 for setting in default MKL_CBWR=AVX2 ONEDNN_MAX_CPU_ISA=AVX2; do
-  envs=(OMP_NUM_THREADS=1)
-  [[ $setting != default ]] && envs+=("$setting")
-  env -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA -u MKL_CBWR "${envs[@]}" python tools/train_standalone.py "${sets[@]}" --codes "$code" --seeds 0 \
-    --out "$tmp/$setting.jsonl" > "$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
+  bash benchmarks/isa_arm.sh "$setting" "$tmp/$setting.jsonl" "${sets[@]}" --codes "$code" --seeds 0
   python - "$tmp/$setting.jsonl" "$setting" "$out" <<'EOF'
 import datetime, json, sys
 import paddle
