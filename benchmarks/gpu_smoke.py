@@ -59,7 +59,7 @@ def main():
         Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
     # float32 on the device near the CPU's float32 (cuDNN may use TF32); fp16 within its rounding
     ok = all(r["max_rel_diff_vs_cpu_reference"] < (3e-2 if k.endswith("_fp16") else 1e-2)
-             for k, r in out["score"].items())
+             for k, r in out["score"].items()) and all(r["loss_scale_resumed"] for r in out["train"].values())
     sys.exit(0 if ok else 1)
 
 
@@ -118,7 +118,12 @@ def _train(cfg, prof, amp, steps, batch):
         if i >= 2:
             times.append(time.time() - t0)
             reader.append(t1 - t0)
-    return {"step_s": round(float(np.median(times)), 4), "reader_s": round(float(np.median(reader)), 4),
+    # A resumed fp16 run continues with the loss scale the interrupted one reached.
+    resumed = DygraphEngine(SuperNet(prof), task, {**cfg.train, "amp": amp, "backward": "per_subnet"}, lambda s: 0.01)
+    resumed.load_state(eng.state())
+    before = eng.scaler.state_dict() if eng.scaler is not None else {}     # (disabled on a CPU: empty)
+    same_scale = not before or float(resumed.scaler.state_dict()["scale"][0]) == float(before["scale"][0])
+    return {"loss_scale_resumed": bool(same_scale), "step_s": round(float(np.median(times)), 4), "reader_s": round(float(np.median(reader)), 4),
             "images_per_s": round(batch / float(np.median(times)), 1), "loss_first_last": [losses[0], losses[-1]],
             "peak_gpu_mb": _peak_mb(), "finite": bool(np.isfinite(losses).all())}
 

@@ -247,3 +247,12 @@ def test_the_check_says_what_a_submission_knows_beyond_capacity(tmp_path, fm_pro
     line = next(x for x in r.stdout.splitlines() if x.startswith("beyond capacity"))
     want = beyond_capacity(hidden, true, macs, params)
     assert f"{want:+.4f}" in line and want > 0.5
+
+
+def test_a_config_without_a_ground_truth_asks_for_gt_in_one_line(tmp_path, fm_profile):
+    """imagenet ships no GT: the check names the missing key instead of reading the repo root."""
+    codes = _codes(fm_profile, 6)
+    sub = _write(tmp_path / "sub.json", [f"a{i}" for i in range(6)], codes, np.arange(6.0))
+    r = _check(sub, "--config", "imagenet")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "no --gt given and config key 'train.gt' is not set" in r.stderr

@@ -118,3 +118,21 @@ def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_one(tmp_path, 
     arrays, meta = checkpoint.load(path)
     assert meta["step"] == 1 and np.array_equal(arrays["w"], np.arange(4.0))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json", "checkpoint.npz"]
+
+
+def test_an_fp16_loss_scale_survives_a_checkpoint(tmp_path):
+    """The GradScaler's state (in the form Paddle 3.3.1's state_dict gives on a GPU) goes
+    through a checkpoint file and back in the form its load_state_dict reads; a disabled
+    scaler (the CPU's) adds nothing. The GPU round trip itself: benchmarks/gpu_smoke.sh."""
+    import paddle
+    from track1.train.engines import scaler_arrays, scaler_state
+    on_gpu = {"scale": np.array([4096.0], np.float32), "incr_ratio": 2.0, "decr_ratio": 0.5,
+              "incr_every_n_steps": 1000, "decr_every_n_nan_or_inf": 2, "incr_count": 317, "decr_count": 1,
+              "use_dynamic_loss_scaling": True}
+    checkpoint.save(tmp_path / "ck", {"w": np.zeros(2), **scaler_arrays(on_gpu)}, {"step": 3})
+    arrays, _ = checkpoint.load(tmp_path / "ck")
+    back = scaler_state(arrays)
+    assert sorted(back) == sorted(on_gpu) and np.array_equal(back.pop("scale"), on_gpu.pop("scale"))
+    assert back == on_gpu and all(type(back[k]) is type(on_gpu[k]) for k in on_gpu)
+    if not paddle.device.is_compiled_with_cuda():
+        assert scaler_arrays(paddle.amp.GradScaler().state_dict()) == {}

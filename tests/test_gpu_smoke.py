@@ -20,6 +20,6 @@ def test_its_steps_run_and_agree_with_the_cpu_reference(tmp_path):
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
-    assert set(res["train"]) == {"fp32", "fp16"} and all(t["finite"] for t in res["train"].values())
+    assert set(res["train"]) == {"fp32", "fp16"} and all(t["finite"] and t["loss_scale_resumed"] for t in res["train"].values())
     assert set(res["score"]) == {"batch", "recal"}
     assert all(s["max_rel_diff_vs_cpu_reference"] < 1e-4 for s in res["score"].values())

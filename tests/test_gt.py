@@ -451,3 +451,24 @@ def test_gt_path_is_the_configs_train_gt_and_none_is_one_line():
     r = subprocess.run([sys.executable, gt, "path", "--set", "train.gt=null"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "train.gt" in r.stderr
+
+
+def test_the_imagenet_protocol_trains_a_code_stand_alone_on_its_augmented_images(tmp_path):
+    """imagenet's stand-alone protocol (random-resized crops and flips, the ImageFolder
+    loader) at a tiny size on the CPU's static backend: it trains, evaluates on the val
+    folder, and two runs of one seed agree (the crops are seeded by position)."""
+    from conftest import make_imagefolder
+    root = make_imagefolder(tmp_path / "imnet", {"train": 4, "val": 2})
+    cfg = load_config("imagenet", [f"data.root={root}", "profile.num_classes=3", "profile.image_size=32",
+                                   "data.val_size=3", "data.workers=0", "standalone.train_images=8",
+                                   "standalone.batch_size=4", "standalone.epochs=1", "standalone.warmup_epochs=0",
+                                   "standalone.bn_recalib_images=4", "standalone.eval_images=6",
+                                   "standalone.eval_batch_size=3", "standalone.average_from=0.5",
+                                   "standalone.threads=1"])
+    assert cfg.standalone.augment
+    splits = load_splits(cfg.data, cfg.profile)
+    code = Profile.from_section(cfg.profile).space.min_code()
+    a, b = (train_one(cfg, code, 0, splits) for _ in range(2))
+    assert a["backend"] == "static" and a["steps"] == 2 and a["avg_steps"] == 1
+    assert np.isfinite([a["test_loss"], a["test_loss_avg"], a["train_loss"]]).all()
+    assert (a["acc"], a["test_loss"], a["train_loss"]) == (b["acc"], b["test_loss"], b["train_loss"])

@@ -29,8 +29,20 @@ def test_main_job_trains_scores_checks_and_reruns(tmp_path):
     # the user's own submission is not touched
     after = (REPO / "submit/main.json").stat().st_mtime_ns if (REPO / "submit/main.json").exists() else None
     assert before == after
-    # a rerun leaves the finished training alone and gives the same submission
-    r2 = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    # a rerun (the default CONFIG named) leaves the finished training alone and gives the same submission
+    named = args[:2] + ["main"] + args[2:]
+    r2 = subprocess.run(named, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert r2.returncode == 0, r2.stdout[-2000:] + r2.stderr[-2000:]
     assert "this run finished at step" in r2.stdout + r2.stderr
     assert json.loads(sub.read_text()) == got
+    # a config without a ground truth (imagenet's) runs the job and skips the check, saying so
+    r3 = subprocess.run(named + ["train.gt=null"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert r3.returncode == 0, r3.stdout[-2000:] + r3.stderr[-2000:]
+    assert "names no ground truth (train.gt): check skipped" in r3.stdout and "Kendall" not in r3.stdout
+    assert json.loads(sub.read_text()) == got
+
+
+def test_main_job_refuses_a_stray_argument_before_any_work():
+    r = subprocess.run(["bash", "tools/main.sh", "main", "--resume"], cwd=REPO, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and r.stderr == "error: tools/main.sh argument '--resume': expected key=value (CONFIG goes first)\n"

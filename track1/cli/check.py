@@ -41,7 +41,10 @@ def _resolve(args):
     from track1.config import REPO, load_config
     from track1.profile import Profile
     cfg = load_config(args.config, args.overrides)
-    gt = Path(args.gt or cfg.train.gt or "")
+    if not (args.gt or cfg.train.gt):
+        from track1.errors import InputError
+        raise InputError("no --gt given and config key 'train.gt' is not set: pass --gt GT.json")
+    gt = Path(args.gt or cfg.train.gt)
     return Profile.from_section(cfg.profile), gt if gt.is_absolute() or args.gt else REPO / gt
 
 

@@ -116,6 +116,11 @@ def scoring_config(trained: Trained, config=None, overrides=()):
             raise ScoreError(f"data.{k}: the supernet was trained with {trained.split[k]!r}; scoring with "
                              f"{cfg['data'][k]!r} would put its training images among the scored ones")
         cfg["data"][k] = trained.split[k]
+    # The held-out images are carved from the training data: without a root of its own,
+    # scoring reads the one the supernet was trained on (ImageNet has no fallback).
+    trained_root = ((trained.meta.get("config") or {}).get("data") or {}).get("root")
+    if cfg["data"]["root"] is None and trained_root and Path(trained_root).is_dir():
+        cfg["data"]["root"] = trained_root
     return cfg
 
 

@@ -250,10 +250,14 @@ class DygraphEngine:
             if key.endswith(suffix) and key[:-len(suffix)] in self._names:
                 state[self._names[key[:-len(suffix)]] + VELOCITY] = val.numpy()
         state["@lr_step"] = np.array(self.sched.last_epoch)
+        if self.scaler is not None:
+            state.update(scaler_arrays(self.scaler.state_dict()))
         return state
 
     def load_state(self, state: dict):
         self.net.set_state_dict({k: v for k, v in state.items() if not k.startswith("@") and VELOCITY not in k})
+        if self.scaler is not None and any(k.startswith(AMP) for k in state):
+            self.scaler.load_state_dict(scaler_state(state))
         # Every trainable parameter gets a velocity (zeros if it had none yet): once an
         # optimizer state is set, Paddle refuses accumulators missing from it.
         opt_state = {}
@@ -264,6 +268,21 @@ class DygraphEngine:
         _set_lr_step(self.sched, state)
         opt_state["LR_Scheduler"] = self.sched.state_dict()
         self.opt.set_state_dict(opt_state)
+
+
+AMP = "@amp_"
+
+
+def scaler_arrays(state: dict) -> dict:
+    """A GradScaler's state as checkpoint arrays: a resumed fp16 run keeps its loss scale and
+    the counters that grow or shrink it, instead of starting again from 2**15 and skipping the
+    steps that overflow while it shrinks. (A disabled scaler, as on the CPU, has no state.)"""
+    return {AMP + k: np.asarray(v) for k, v in state.items()}
+
+
+def scaler_state(arrays: dict) -> dict:
+    """The inverse of scaler_arrays: `scale` stays an array, the rest become Python scalars."""
+    return {k[len(AMP):]: (v if k == AMP + "scale" else v.item()) for k, v in arrays.items() if k.startswith(AMP)}
 
 
 class StaticEngine:
