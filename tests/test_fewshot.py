@@ -156,3 +156,42 @@ def test_calibrated_parts_keep_their_order_within_and_the_parents_level_between(
     for k in (0, 1):
         assert cal[part == k].mean() == pytest.approx(ref[part == k].mean(), abs=1e-9)
         np.testing.assert_allclose(cal[part == k] - plain[part == k], (cal - plain)[part == k][0], atol=1e-12)
+
+
+def test_parts_start_as_the_parents_exact_copy_and_refuse_a_branching_parent(fm_cfg):
+    from track1.config import with_overrides
+    from track1.train.fewshot import part_overrides
+    cfg = load_config(None, ["train.reorder=true"])
+    for over in part_overrides(cfg, "/p", 2, [[2, 3, 4], [5, 6, 7, 8]], 0.5, "/p/fewshot"):
+        assert with_overrides(cfg, over)["train"]["reorder"] is False     # the parent's order is kept
+    with pytest.raises(FewShotError, match="train.strategy=progressive"):
+        part_overrides(load_config(None, ["train.strategy=progressive"]), "/p", 2, [[2, 3, 4], [5, 6, 7, 8]], 0.5, "/p")
+
+
+def test_a_part_samples_the_candidates_of_its_own_part(tmp_path, fm_cfg, fm_profile):
+    from track1.train import loop
+    from track1.train.loop import TrainError
+    part0 = Profile.from_section(part_profiles(fm_cfg.profile, 2, [[2, 3, 4], [5, 6, 7, 8]])[0])
+    codes = fm_profile.space.sample_codes(30, seed=9)
+    pool = tmp_path / "pool.json"
+    pool.write_text(json.dumps({f"arch{i}": {"arch": c} for i, c in enumerate(codes)}))
+    cfg = load_config(None, TINY + ["train.sample_from=candidates", f"train.out_dir={tmp_path / 'o'}"])
+    run = loop.prepare(cfg, part0, candidates=pool, whole_space=fm_profile.space)
+    want = [c for c in codes if part0.space.is_valid(c)]
+    assert run.pool == want and 0 < len(want) < len(codes)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({f"b{i}": {"arch": c} for i, c in enumerate(c for c in codes if c not in want)}))
+    with pytest.raises(TrainError, match="lies in this run's space"):
+        loop.prepare(cfg, part0, candidates=other, whole_space=fm_profile.space)
+
+
+def test_scoring_parts_refuses_running_bn_of_a_static_part(parent, tmp_path):
+    from track1.scoring.trained import ScoreError
+    from track1.train.fewshot import score_parts
+    part = tmp_path / "part0"
+    shutil.copytree(parent, part)
+    arrays, meta = checkpoint.load(part / "supernet")
+    checkpoint.save(part / "supernet", arrays, {**meta, "engine": "static"})
+    with pytest.raises(ScoreError, match="score.bn=running"):
+        score_parts([part], [], lambda t: scoring_config(t, None, SCORE + ["score.bn=running"]), tmp_path / "s.json",
+                    log=lambda m: None)

@@ -267,6 +267,8 @@ def test_runs_to_gt_and_summary():
     assert s["acc"]["seed_tau"] == pytest.approx(1.0) and s["acc"]["tau_macs"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="carry no candidate key"):
         to_gt([{**runs[0], "key": None}])
+    with pytest.raises(ValueError, match="key 'arch10' names two codes, c0 and c9"):
+        to_gt(runs + [{**runs[-1], "arch": "c9", "macs": 200, "key": "arch10"}])     # another file's arch10
 
 
 def test_power_at_budget_trades_codes_for_reliability():

@@ -70,3 +70,19 @@ def test_a_bad_weights_folder_is_one_line_before_any_training(tmp_path):
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "--weights" in r.stderr and msg in r.stderr, r.stderr
         assert not (tmp_path / "runs.jsonl").exists()
+
+
+def test_a_relative_init_is_read_from_the_checkout_whatever_the_working_directory(tmp_path, monkeypatch):
+    """Config paths (out_dir, gt, init, distill_teacher) are relative to the checkout, as the
+    shipped imagenet_finetune.yaml's `pretrained/resnet48.pdparams` says."""
+    import pytest
+    from track1.config import REPO as ROOT, repo_path
+    from track1.train.loop import TrainError
+    monkeypatch.chdir(tmp_path)
+    assert repo_path("pretrained/x.npz") == ROOT / "pretrained" / "x.npz" and repo_path(tmp_path) == tmp_path
+    prof = Profile.from_section(load_config(None).profile)
+    for key in ("init", "distill_teacher"):
+        cfg = load_config(None, ["train.engine=dygraph", f"train.{key}=no_such_dir/w.npz", "train.gt=null",
+                                 f"train.out_dir={tmp_path / 'out'}"])
+        with pytest.raises((TrainError, FileNotFoundError), match=str(ROOT / "no_such_dir" / "w.npz")):
+            prepare(cfg, prof)

@@ -18,6 +18,13 @@ from .profile import Profile
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "configs"
+
+
+def repo_path(value) -> Path:
+    """A path from a config key: relative ones are relative to the checkout, as the shipped
+    configs' out_dir, gt and init are, whatever directory a tool runs from."""
+    p = Path(value)
+    return p if p.is_absolute() else REPO / p
 DEFAULT_CONFIG = CONFIG_DIR / "fashion_mnist.yaml"
 
 

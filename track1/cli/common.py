@@ -60,8 +60,8 @@ def add_config_args(p):
     return p
 
 
-def positive_jobs(value: str) -> int:
-    """argparse type of --jobs: an integer >= 1 (0 or less is refused, never replaced)."""
+def positive_int(value: str) -> int:
+    """argparse type of a count (--jobs, --max-steps): an integer >= 1 (0 or less is refused, never replaced)."""
     import argparse
     try:
         n = int(value)
@@ -72,4 +72,4 @@ def positive_jobs(value: str) -> int:
     return n
 
 
-__all__ = ["add_config_args", "entry", "fail", "positive_jobs", "run_main"]
+__all__ = ["add_config_args", "entry", "fail", "positive_int", "run_main"]

@@ -1,8 +1,9 @@
 """Few-shot supernets: split a trained supernet by one stage's depth, fine-tune one
 sub-supernet per part, score every candidate with its part's (config section `fewshot`).
 
-    python tools/fewshot.py train   [--config C] [--set k=v ...] [--parent DIR]
+    python tools/fewshot.py train   [--config C] [--set k=v ...] [--parent DIR] [--candidates FILE]
     python tools/fewshot.py predict [--config C] [--set k=v ...] [--parent DIR] [--candidates FILE] --out SUB.json
+                                    [--allow-degenerate]
 
 DIR is the parent's training out_dir (default: the config's train.out_dir); the parts go
 to DIR/fewshot/part<k>. Training and scoring resume after a kill (rerun the command).
@@ -10,7 +11,7 @@ to DIR/fewshot/part<k>. Training and scoring resume after a kill (rerun the comm
 import argparse
 from pathlib import Path
 
-from .common import add_config_args, entry, positive_jobs
+from .common import add_config_args, entry, positive_int
 
 
 def main():
@@ -19,10 +20,13 @@ def main():
     for name in ("train", "predict"):
         s = add_config_args(sub.add_parser(name))
         s.add_argument("--parent", default=None, help="the trained supernet's folder (default train.out_dir)")
+        s.add_argument("--candidates", default=None,
+                       help="candidate file (predict: the codes scored; train: the pool of train.sample_from=candidates)")
         if name == "predict":
-            s.add_argument("--candidates", default=None)
             s.add_argument("--out", required=True)
-            s.add_argument("--jobs", type=positive_jobs, default=None)
+            s.add_argument("--jobs", type=positive_int, default=None)
+            s.add_argument("--allow-degenerate", action="store_true",
+                           help="write the submission even when every score is equal or at chance level")
     a = p.parse_args()
     from track1.config import load_config
     from track1.profile import Profile
@@ -32,11 +36,13 @@ def main():
     parent = Path(a.parent) if a.parent else out_dir(cfg.train)
     root = parent / "fewshot"
     f = cfg.fewshot
+    from track1.candidates import resolve_path
     if a.cmd == "train":
-        dirs = fewshot.train_parts(cfg, Profile.from_section, parent, f.stage, f.groups, f.epochs, root)
+        dirs = fewshot.train_parts(cfg, Profile.from_section, parent, f.stage, f.groups, f.epochs, root,
+                                   candidates=resolve_path(a.candidates, cfg))
         print(f"{len(dirs)} few-shot sub-supernets -> {root}")
         return
-    from track1.candidates import load_candidates, resolve_path, write_submission
+    from track1.candidates import load_candidates, write_submission
     from track1.io_utils import check_output_path
     from track1.scoring.trained import scoring_config
     check_output_path(a.out, "--out")
@@ -47,6 +53,9 @@ def main():
     cands = load_candidates(path, Profile.from_section(cfg.profile).space)
     scores = fewshot.score_parts(parts, cands, lambda t: scoring_config(t, a.config, a.overrides), a.out,
                                  jobs=a.jobs or cfg.score.jobs, parent_dir=parent if f.calibrate == "parent" else None)
+    if not a.allow_degenerate:
+        from track1.scoring.predict import check_scores
+        check_scores(scores, cfg.score, Profile.from_section(cfg.profile).num_classes)
     write_submission(a.out, cands, scores)
     print(f"{len(cands)} candidates scored by {len(parts)} few-shot sub-supernets -> {a.out}")
 

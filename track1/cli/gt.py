@@ -75,13 +75,13 @@ def main():
         res = compare_protocols(args.a, args.b, tuple(args.seeds), args.boot, warn=_warn)
         print(json.dumps(res, indent=1) if args.json else format_compare(res))
     elif args.cmd == "path":
-        from track1.config import REPO, load_config
+        from track1.config import load_config, repo_path
         from pathlib import Path
         gt = load_config(args.config, args.overrides).train.gt
         if not gt:
             from track1.errors import InputError
             raise InputError("config key 'train.gt': not set, so there is no default GT")
-        print(Path(gt) if Path(gt).is_absolute() else REPO / gt)
+        print(repo_path(gt))
     elif args.cmd == "export":
         from track1.gt.select import export_selection
         print(export_selection(args.selection, args.which, args.out))

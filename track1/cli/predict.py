@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..config import REPO
-from .common import entry, positive_jobs
+from .common import entry, positive_int
 
 def _shared(p):
     p.add_argument("--checkpoint", default=None,
@@ -47,7 +47,7 @@ def main():
         return
     p = _shared(argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--out", default=None, help="submission path (default submit/<checkpoint name>.json)")
-    p.add_argument("--jobs", type=positive_jobs, default=None, help="worker processes (default score.jobs)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="worker processes (default score.jobs)")
     p.add_argument("--shard", default=None, help="score only shard i of n (i/n); merge the parts afterwards")
     p.add_argument("--allow-degenerate", action="store_true",
                    help="write the submission even if every score is equal or at chance level")

@@ -5,7 +5,7 @@
 """
 import argparse
 
-from .common import add_config_args, entry, fail, positive_jobs
+from .common import add_config_args, entry, fail, positive_int
 
 
 def main():
@@ -13,7 +13,7 @@ def main():
     p.add_argument("--proxy", help="proxy name (see --list)")
     p.add_argument("--candidates", default=None, help="official-format candidate file")
     p.add_argument("--out", default=None, help="submission path (default submit/<proxy>.json)")
-    p.add_argument("--jobs", type=positive_jobs, default=2)
+    p.add_argument("--jobs", type=positive_int, default=2)
     p.add_argument("--list", action="store_true", help="list the registered proxies")
     args = p.parse_args()
     from track1.proxies import PROXIES

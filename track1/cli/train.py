@@ -8,7 +8,7 @@ Two CPU processes: `python -m paddle.distributed.launch --nproc_per_node 2 tools
 import argparse
 import os
 
-from .common import add_config_args, entry, fail
+from .common import add_config_args, entry, fail, positive_int
 
 
 def main():
@@ -17,7 +17,7 @@ def main():
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in a train.out_dir that already holds a checkpoint or a supernet")
     p.add_argument("--candidates", default=None, help="candidate file (for train.sample_from=candidates)")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    p.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps (smoke tests)")
     args = p.parse_args()
     from track1.config import load_config
     cfg = load_config(args.config, args.overrides)

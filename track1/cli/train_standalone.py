@@ -11,7 +11,7 @@ pending runs, each on its own GPU, all appending to the one --out (gt/runner.py)
 """
 import argparse
 
-from .common import add_config_args, entry, positive_jobs
+from .common import add_config_args, entry, positive_int
 
 
 def main():
@@ -19,7 +19,7 @@ def main():
     p.add_argument("--codes", nargs="+", required=True, help="codes, code files or candidate JSON files")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--out", required=True, help="results JSONL (appended; resumable)")
-    p.add_argument("--jobs", type=positive_jobs, default=1,
+    p.add_argument("--jobs", type=positive_int, default=1,
                    help="worker processes (each uses standalone.threads; under the launcher: per rank)")
     p.add_argument("--curve", action="store_true", help="also evaluate the test set after every epoch")
     p.add_argument("--order", choices=["seed", "code"], default="seed",

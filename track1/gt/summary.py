@@ -121,6 +121,9 @@ def to_gt(runs, metric: str = "acc") -> dict:
         raise CandidateError(f"runs of {missing[0]} carry no candidate key: train from a candidate JSON file")
     gt = {}
     for arch, g in sorted(groups.items(), key=lambda kv: (kv[1]["macs"], kv[0])):
+        if g["key"] in gt:
+            raise CandidateError(f"key '{g['key']}' names two codes, {gt[g['key']]['arch']} and {arch}: the runs "
+                                 "come from candidate files that disagree")
         vals = [sign * g["seeds"][s] for s in sorted(g["seeds"])]
         gt[g["key"]] = {"arch": arch, "acc": float(np.mean(vals)),
                         "seeds": {str(s): v for s, v in zip(sorted(g["seeds"]), vals)}, "n_seeds": len(vals)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import REPO
+from ..config import repo_path
 from ..identity import SPLIT, identity_hash
 from ..io_utils import FileLock, append_lines, read_jsonl
 from ..parallel import worker_env, worker_pool
@@ -30,9 +30,7 @@ def cache_path(cfg, name: str) -> Path:
     gpu = {"device": "gpu"} if needs_net and resolve(cfg["device"]) == "gpu" else {}
     ident = identity_hash("proxy", cfg, extra_keys=SPLIT if real else (), proxy=name,
                           version=PROXIES.meta(name).get("version", 1), **gpu)
-    d = Path(cfg["proxies"]["cache_dir"])
-    d = d if d.is_absolute() else REPO / d
-    return d / f"{cfg['profile']['name']}-{name}-s{cfg['proxies']['seed']}-{ident}.jsonl"
+    return repo_path(cfg["proxies"]["cache_dir"]) / f"{cfg['profile']['name']}-{name}-s{cfg['proxies']['seed']}-{ident}.jsonl"
 
 
 def _load_data(settings, data, profile):

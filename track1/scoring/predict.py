@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..candidates import Candidate, load_candidates, read_official, resolve_path, write_submission
-from ..config import REPO
+from ..config import repo_path
 from ..io_utils import check_output_path
 from .engine import plan_engine
 from .run import merge, parse_shard, read_partial, run_identity, score_candidates, wait_for_shard
@@ -52,7 +52,7 @@ def _job(checkpoint_dir, config, overrides, candidates, sample, log):
     cfg = scoring_config(trained, config, overrides)
     check_bn_mode(cfg["score"], trained)
     gt = cfg["train"]["gt"]
-    gt_path = (Path(gt) if Path(gt).is_absolute() else REPO / gt) if gt else None
+    gt_path = repo_path(gt) if gt else None
     cands, name = candidates_or_sample(resolve_path(candidates, cfg), gt_path, trained.profile.space, sample, log)
     return trained, cfg, cands, name
 

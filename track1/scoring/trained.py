@@ -121,6 +121,10 @@ def scoring_config(trained: Trained, config=None, overrides=()):
     trained_root = ((trained.meta.get("config") or {}).get("data") or {}).get("root")
     if cfg["data"]["root"] is None and trained_root and Path(trained_root).is_dir():
         cfg["data"]["root"] = trained_root
+    # Checked here, before any worker starts or any candidate is read.
+    if cfg["score"]["images"] > cfg["data"]["val_size"]:
+        raise ScoreError(f"score.images {cfg['score']['images']} exceeds the supernet's {cfg['data']['val_size']} "
+                         "held-out images (data.val_size, fixed by its training run): lower score.images")
     return cfg
 
 

@@ -40,11 +40,18 @@ def part_profiles(profile_section: dict, stage: int, groups) -> list:
 def part_overrides(cfg, parent_dir, stage: int, groups, epochs: float, out_root) -> list:
     """Per part: the config overrides of its fine-tuning run (its profile, the parent's
     supernet as init, a short schedule, its own out_dir)."""
+    from .strategies import STRATEGIES
+    strategy = cfg["train"]["strategy"]
+    if STRATEGIES.meta(strategy)["branches"]:
+        raise FewShotError(f"few-shot parts fine-tune with the parent's strategy, and train.strategy={strategy}'s "
+                           "phases and weight branches do not fit a short fine-tuning run: split a supernet "
+                           "trained with another strategy")
     parts = part_profiles(cfg["profile"], stage, groups)
     init = Path(parent_dir) / "supernet.npz"
     warm = min(cfg["train"]["warmup_epochs"], epochs / 4)
+    # train.reorder=false: the parent's channels were ordered once; a part starts as its exact copy.
     return [[f"profile.depth_range={p['depth_range']}", f"train.init={init}", f"train.epochs={epochs}",
-             f"train.warmup_epochs={warm}", f"train.out_dir={Path(out_root) / f'part{k}'}"]
+             f"train.warmup_epochs={warm}", "train.reorder=false", f"train.out_dir={Path(out_root) / f'part{k}'}"]
             for k, p in enumerate(parts)]
 
 
@@ -60,18 +67,19 @@ def route(codes, spaces) -> list:
 
 
 def train_parts(cfg, profile_of, parent_dir, stage: int, groups, epochs: float, out_root, log=print,
-                resume: bool = True) -> list:
+                resume: bool = True, candidates=None) -> list:
     """Fine-tune one sub-supernet per part (resumable: each part is a training run of its
-    own); returns their out_dirs. `profile_of(section)` builds a Profile."""
+    own); returns their out_dirs. `profile_of(section)` builds a Profile. With
+    train.sample_from=candidates, each part samples the `candidates` of its own part."""
     from ..config import with_overrides
     from .loop import train
     dirs = []
     for k, over in enumerate(part_overrides(cfg, parent_dir, stage, groups, epochs, out_root)):
         part_cfg = with_overrides(cfg, over)
         log(f"few-shot part {k + 1}/{len(groups)}: stage {stage + 1} depths {groups[k]}")
-        # train.gt spans the whole space: the part watches the GT codes of its own part.
-        res = train(part_cfg, profile_of(part_cfg["profile"]), resume=resume, log=log,
-                    gt_space=profile_of(cfg["profile"]).space)
+        # train.gt and the candidates span the whole space: the part takes those of its own part.
+        res = train(part_cfg, profile_of(part_cfg["profile"]), resume=resume, log=log, candidates=candidates,
+                    whole_space=profile_of(cfg["profile"]).space)
         dirs.append(res["out_dir"])
     return dirs
 
@@ -86,8 +94,10 @@ def score_parts(part_dirs, candidates, cfg_of, out, jobs: int = 1, log=print, pa
     that part's candidates minus the part's own: the order within a part is the part's, the
     level of each part the parent's."""
     from ..scoring.run import score_candidates
-    from ..scoring.trained import load_trained
+    from ..scoring.trained import check_bn_mode, load_trained
     trained = [load_trained(d) for d in part_dirs]
+    for t in trained:
+        check_bn_mode(cfg_of(t)["score"], t)
     parts = route([c.code for c in candidates], [t.profile.space for t in trained])
     ref = None
     if parent_dir is not None:

@@ -19,7 +19,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ..config import REPO
+from ..config import repo_path
 from ..data import fixed_subset, load_splits
 from ..errors import UserError
 from ..identity import identity_hash
@@ -42,8 +42,7 @@ class TrainError(UserError, ValueError):
 
 
 def out_dir(train_section) -> Path:
-    p = Path(train_section["out_dir"])
-    return p if p.is_absolute() else REPO / p
+    return repo_path(train_section["out_dir"])
 
 
 def supernet_definition(cfg, profile) -> dict:
@@ -84,9 +83,10 @@ class Run:
     meta_base: dict = field(default_factory=dict)
 
 
-def prepare(cfg, profile, max_steps: int | None = None, candidates=None, gt_space=None) -> Run:
-    """`gt_space`: the space `train.gt` was drawn from when it is wider than the run's (a
-    few-shot part: the parent's); the run then watches the GT codes of its own space."""
+def prepare(cfg, profile, max_steps: int | None = None, candidates=None, whole_space=None) -> Run:
+    """`whole_space`: the space `train.gt` and the candidate file were drawn from when it is
+    wider than the run's (a few-shot part: the parent's); the run then watches the GT codes
+    and samples the candidates of its own part."""
     t = cfg["train"]
     world = dist.get_world_size() if dist.is_initialized() else 1
     rank = dist.get_rank() if dist.is_initialized() else 0
@@ -107,11 +107,14 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None, gt_spac
         if not candidates:
             raise TrainError("train.sample_from=candidates needs a candidate file (--candidates or $TRACK1_CANDIDATES)")
         from ..candidates import load_candidates
-        pool = [c.code for c in load_candidates(candidates, profile.space)]
+        pool = [c.code for c in load_candidates(candidates, whole_space or profile.space)
+                if profile.space.is_valid(c.code)]
+        if not pool:
+            raise TrainError(f"train.sample_from=candidates: no code of {candidates} lies in this run's space")
     sampler = ArchSampler(profile.space, pool)
     teacher = make_teacher(cfg, profile, pool) if STRATEGIES.meta(t["strategy"])["teacher"] else None
     strategy = make_strategy(cfg, sampler, teacher)
-    gt = _load_gt(t["gt"], profile, gt_space) if t["gt"] else None
+    gt = _load_gt(t["gt"], profile, whole_space) if t["gt"] else None
 
     splits = load_splits(cfg["data"], profile)
     train_split = fixed_subset(splits["train"], t["train_images"], cfg["data"]["split_seed"])
@@ -126,13 +129,14 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None, gt_spac
     definition = supernet_definition(cfg, profile)
     paddle.seed(cfg["seed"])
     net = SuperNet.from_definition(profile, definition)
-    if t["init"]:
-        _init_from(net, t["init"])
+    init = repo_path(t["init"]) if t["init"] else None
+    if init:
+        _init_from(net, init)
     if t["reorder"]:
         # Narrow sub-networks slice the leading channels: make them the most important ones.
         from ..models.reorder import reorder_by_importance
         reorder_by_importance(net)
-    frozen = _frozen_teacher(t["distill_teacher"], profile) if t["distill_teacher"] else None
+    frozen = _frozen_teacher(repo_path(t["distill_teacher"]), profile) if t["distill_teacher"] else None
     task = SupernetTask(lambda: SuperNet.from_definition(profile, definition), t["label_smoothing"], net.open_stages,
                         frozen)
     if t["engine"] == "static":
@@ -140,20 +144,20 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None, gt_spac
     else:
         engine = DygraphEngine(net, task, t, lr_fn)
     meta_base = {"config_hash": config_hash(cfg), "code_version": code_version(),
-                 "inputs": _input_hashes(pool, t["init"])}
+                 "inputs": _input_hashes(pool, init)}
     return Run(cfg, profile, net, engine, strategy, sampler, splits, train_split, steps_per_epoch, total, stop,
                lr_fn, out_dir(t), rank, world, pool, gt, meta_base)
 
 
 def train(cfg, profile, resume: bool = False, log=print, max_steps: int | None = None, candidates=None,
-          overwrite: bool = False, gt_space=None) -> dict:
+          overwrite: bool = False, whole_space=None) -> dict:
     """Train the supernet of `cfg` (validated) on `profile`; `resume` continues its
     checkpoint; without it an out_dir that holds a run is refused unless `overwrite`."""
     # One writer per out_dir: a second run (even with --resume) would interleave its
     # checkpoints with this one's. Taken before the (slow) preparation, so a second run is
     # refused at once, not after the first has finished. Rank 0 alone writes and locks.
     with _out_dir_lock(cfg["train"]):
-        run = prepare(cfg, profile, max_steps, candidates, gt_space)
+        run = prepare(cfg, profile, max_steps, candidates, whole_space)
         with run.strategy.teacher or contextlib.nullcontext():    # a lazy teacher's workers end here
             return _train(run, cfg, resume, overwrite, log)
 
@@ -394,18 +398,17 @@ def _load_exactly(net, path, key):
     net.set_state_dict(weights)
 
 
-def _load_gt(path, profile, gt_space=None):
+def _load_gt(path, profile, whole_space=None):
     """The GT entries the run watches: every one, validated against the run's space, or, with
-    a wider `gt_space` (a few-shot part's parent), validated against that one and those of the
+    a wider `whole_space` (a few-shot part's parent), validated against that one and those of the
     run's own space kept (None when fewer than 3 remain: no tau to watch; `gt_n` in the
     history says how many a part watched)."""
-    p = Path(path)
-    p = p if p.is_absolute() else REPO / p
+    p = repo_path(path)
     if not p.is_file():
         raise TrainError(f"config key 'train.gt': no GT file at '{p}' (set train.gt=null to train without one)")
     from ..candidates import read_official
-    gt = read_official(p, gt_space or profile.space, need_acc=True, what="GT file")
-    if gt_space is not None:
+    gt = read_official(p, whole_space or profile.space, need_acc=True, what="GT file")
+    if whole_space is not None:
         gt = {k: v for k, v in gt.items() if profile.space.is_valid(v["arch"])}
         return gt if len(gt) >= 3 else None
     return gt
