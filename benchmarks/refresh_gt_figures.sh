@@ -8,7 +8,8 @@
 # Writes, in benchmarks/results/: gt_summary_TAG.txt, check_main_TAG.json,
 # proxies_vs_TAG.jsonl, nar_vs_TAG.jsonl, score_settings_TAG.jsonl, rank_strategies_TAG.md
 # (the last only if benchmarks/rank_strategies.sh has kept scores). Heavy parts: the score
-# settings (two BN modes x six image counts on the GT codes) and NAR's k-fold, ~20 minutes.
+# settings (two BN modes x six image counts on the GT codes) and NAR's k-fold, ~20 minutes
+# on 100 codes; SETTINGS=0 skips the score settings (their file of the last refresh stays).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUB=${1:-submit/main.json}
@@ -24,8 +25,12 @@ python tools/gt.py summary $d/runs.jsonl | tee $R/gt_summary_$T.txt
 if [[ -f $SUB ]]; then
   python tools/check.py "$SUB" --gt "$GT" --subset --json | tee $R/check_main_$T.json
   bash benchmarks/nar_vs_gt.sh "$SUB" "$GT" > $R/nar_vs_$T.jsonl
-  python benchmarks/score_settings.py --gt "$GT" --sample 0 --images 32 64 128 256 512 1024 --bn batch recal \
-    --out $R/score_settings_$T.jsonl
+  if [[ ${SETTINGS:-1} != 0 ]]; then
+    python benchmarks/score_settings.py --gt "$GT" --sample 0 --images 32 64 128 256 512 1024 --bn batch recal \
+      --out $R/score_settings_$T.jsonl
+  else
+    echo "SETTINGS=0: the score settings are skipped"
+  fi
 else
   echo "no submission '$SUB': the check, NAR's k-fold and the score settings are skipped (run tools/main.sh)"
 fi

@@ -511,3 +511,20 @@ def test_a_kill_during_the_evaluation_loses_only_the_evaluation_which_the_resume
     assert [drop(h) for h in ma["history"]] == [drop(h) for h in mb["history"]]
     assert all("val_acc_largest" in h for h in mb["history"])
     assert not list(cut.glob(".checkpoint.*.npz"))
+
+
+def test_a_run_watches_at_most_gt_watch_codes_spread_over_the_gts_macs(tmp_path, fm_profile):
+    from track1.train.loop import prepare, watched
+    codes = fm_profile.space.sample_codes(40, seed=3)
+    gt = {f"a{i}": {"arch": c, "acc": 0.5 + i / 100} for i, c in enumerate(codes)}
+    macs = {k: fm_profile.cost(v["arch"])["macs"] for k, v in gt.items()}
+    got = watched(gt, fm_profile, 10)
+    assert len(got) == 10 and all(gt[k] == v for k, v in got.items())
+    assert min(macs, key=macs.get) in got and max(macs, key=macs.get) in got
+    assert watched(gt, fm_profile, 40) == gt and list(watched(gt, fm_profile, 1)) == [min(macs, key=macs.get)]
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(gt))
+    cfg = load_config(None, [f"train.gt={path}", "train.gt_watch=10", f"train.out_dir={tmp_path / 'o'}"])
+    assert prepare(cfg, fm_profile).gt == got
+    cfg = load_config(None, [f"train.gt={path}", "train.gt_watch=0", f"train.out_dir={tmp_path / 'o'}"])
+    assert prepare(cfg, fm_profile).gt == {k: gt[k] for k in gt}

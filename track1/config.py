@@ -169,6 +169,7 @@ SCHEMA = {
         "bn_recalib_images": Field(I, 0),
         "rank_every": Field(I, 0),
         "gt": Field(S, null=True),
+        "gt_watch": Field(I, 0),
         "log_every": Field(I, 1),
     },
     "sandwich": {

@@ -19,7 +19,7 @@ SPLIT = ("data.dataset", "data.val_size", "data.split_seed")
 RESULTS = {
     # A supernet training run; its strategy adds the sections it declared (train/strategies.py).
     "supernet": {"keys": ("seed", "profile", "data", "train"),
-                 "drop": ("data.root", "data.workers", "train.out_dir", "train.threads", "train.rank_every",
+                 "drop": ("data.root", "data.workers", "train.out_dir", "train.threads", "train.rank_every", "train.gt_watch",
                           "train.log_every", "train.gt"),
                  "neutral": {"profile.activation": "relu", "train.reorder": False, "train.distill_teacher": None, "train.amp": "fp32",
                              "train.backward": "joint", "train.accumulate": 1}},

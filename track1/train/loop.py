@@ -115,6 +115,8 @@ def prepare(cfg, profile, max_steps: int | None = None, candidates=None, whole_s
     teacher = make_teacher(cfg, profile, pool) if STRATEGIES.meta(t["strategy"])["teacher"] else None
     strategy = make_strategy(cfg, sampler, teacher)
     gt = _load_gt(t["gt"], profile, whole_space) if t["gt"] else None
+    if gt and t["gt_watch"]:
+        gt = watched(gt, profile, t["gt_watch"])
 
     splits = load_splits(cfg["data"], profile)
     train_split = fixed_subset(splits["train"], t["train_images"], cfg["data"]["split_seed"])
@@ -396,6 +398,17 @@ def _load_exactly(net, path, key):
         raise TrainError(f"config key '{key}': {e}") from None
     checkpoint.check_state(weights, {k: v.shape for k, v in net.state_dict().items()}, path, optional=())
     net.set_state_dict(weights)
+
+
+def watched(gt: dict, profile, n: int) -> dict:
+    """At most `n` of the GT's entries, evenly spaced in MAC order (the smallest and the
+    largest among them): the tau the run logs is a diagnostic, and every watched code costs
+    one evaluation at the end of training."""
+    if len(gt) <= n:
+        return gt
+    order = sorted(gt, key=lambda k: (profile.cost(gt[k]["arch"])["macs"], k))
+    picks = sorted({round(i * (len(order) - 1) / (n - 1)) for i in range(n)}) if n > 1 else [0]
+    return {order[i]: gt[order[i]] for i in picks}
 
 
 def _load_gt(path, profile, whole_space=None):
