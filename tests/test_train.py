@@ -192,7 +192,7 @@ def test_imagenet_profile_trains_end_to_end(tmp_path):
     scfg = scoring_config(trained, "imagenet", [f"data.root={root}", "data.workers=0", "score.images=3",
                                                 "score.recal_images=4", "score.bn=recal"])
     # without a data.root of its own, scoring reads the one the supernet was trained on
-    assert scoring_config(trained, "imagenet", ["data.workers=0"]).data.root == str(root)
+    assert scoring_config(trained, "imagenet", ["data.workers=0", "score.images=3"]).data.root == str(root)
     kc = [Candidate(f"a{i}", c, c) for i, c in enumerate(prof.space.sample_codes(2, seed=0) + [prof.space.max_code()])]
     scores = score_candidates(trained, scfg, kc, tmp_path / "part.jsonl", jobs=1, log=lambda m: None)
     assert sorted(scores) == [0, 1, 2] and all(np.isfinite(v) for v in scores.values())
