@@ -56,7 +56,7 @@ from scipy.stats import rankdata
 ROOT = Path(__file__).resolve().parents[1]
 
 from track1.candidates import CandidateError, read_official  # noqa: E402
-from track1.check import join, second_run, seed_values  # noqa: E402
+from track1.check import gt_noise, join, second_run, seed_values  # noqa: E402
 from track1.config import load_config  # noqa: E402
 from track1.metrics import (all_metrics, beyond_capacity, beyond_capacity_interval, gt_reliability,  # noqa: E402
                             kendall, residual_icc, residual_icc_interval, seed_partial_spearman, verdict,
@@ -394,6 +394,11 @@ def main():
     if a.codes:
         common += f", only those of {a.codes}" 
     print(f"GT: {a.gt} ({len(true)} codes{common}); paired bootstrap vs '{a.base}' over codes, {a.boot} resamples")
+    # Every tau below is read against what a perfect ranker reaches on these codes.
+    noise = gt_noise(a.gt, list(gt))
+    if noise:
+        print(f"GT noise: per-run ICC {noise['icc']:.3f} on the {noise['n_repeated']} of these codes run twice; "
+              f"a perfect ranker reaches tau ~{noise['tau_ceiling']:.3f} against them")
     if short:
         print(f"left out, lacking GT codes (kept from a smaller GT; rank_strategies.sh redoes them): "
               + ", ".join(f"{n} ({k} codes)" for n, k in short.items()))
@@ -434,7 +439,8 @@ def main():
         gt = Path(a.gt).resolve()
         # The checkout's own GT by its path in the checkout: the file means the same on every clone.
         shown = str(gt.relative_to(ROOT)) if gt.is_relative_to(ROOT) else str(a.gt)
-        sizes = {"gt_codes": n_gt, "codes_compared": len(true), **({"codes_file": a.codes} if a.codes else {})}
+        sizes = {"gt_codes": n_gt, "codes_compared": len(true), **({"codes_file": a.codes} if a.codes else {}),
+                 **({"gt_tau_ceiling": noise["tau_ceiling"]} if noise else {})}
         summary = ranking_summary(shown, rows, vs, selfc, resid, sizes, short)
         Path(a.ranking).write_text(json.dumps(summary, indent=1) + "\n")
 

@@ -249,6 +249,9 @@ def test_beyond_capacity_table_and_the_gt_residual_ceiling(tmp_path, fm_profile)
     lo, hi = g["beyond_capacity_ceiling_ci"]
     assert lo < g["beyond_capacity_ceiling"] < hi
     assert res["gt_codes"] == res["codes_compared"] == n and "left_out" not in res
+    from track1.metrics import icc, tau_ceiling
+    assert np.isclose(res["gt_tau_ceiling"], tau_ceiling(icc(seeds), [2] * n))        # read every tau against it
+    assert f"GT noise: per-run ICC {icc(seeds):.3f} on the {n} of these codes run twice" in r.stdout
     good = res["rankers"]["good"]
     assert np.allclose(good["beyond_capacity_ci"], beyond_capacity_interval(np.stack(preds), true, macs, params, n_boot=300))
     assert np.isclose(good["tau_within_mac_strata"], np.mean([within_strata_tau(p, true, macs) for p in preds]))
