@@ -195,3 +195,31 @@ def test_scoring_parts_refuses_running_bn_of_a_static_part(parent, tmp_path):
     with pytest.raises(ScoreError, match="score.bn=running"):
         score_parts([part], [], lambda t: scoring_config(t, None, SCORE + ["score.bn=running"]), tmp_path / "s.json",
                     log=lambda m: None)
+
+
+def test_predict_refuses_parts_that_score_every_candidate_alike(parent, tmp_path, fm_cfg, fm_profile):
+    """Parts whose classifier is zero give every candidate the same score: the submission is
+    refused in one line (as predict.py does), and written with --allow-degenerate."""
+    root = tmp_path / "parent"
+    shutil.copytree(parent, root, ignore=shutil.ignore_patterns("fewshot"))
+    for k, prof in enumerate(part_profiles(fm_cfg.profile, 2, [[2, 3, 4], [5, 6, 7, 8]])):
+        d = root / "fewshot" / f"part{k}"
+        shutil.copytree(parent, d, ignore=shutil.ignore_patterns("fewshot"))
+        arrays, meta = checkpoint.load(d / "supernet")
+        meta["supernet"]["profile"] = prof
+        for n in arrays:
+            if ".fc." in n:
+                arrays[n] = np.zeros_like(arrays[n])
+        checkpoint.save(d / "supernet", arrays, meta)
+    cands = tmp_path / "c.json"
+    cands.write_text(json.dumps({f"arch{i}": {"arch": c} for i, c in enumerate(fm_profile.space.sample_codes(6, seed=3))}))
+    sets = [a for o in TINY + SCORE + [f"train.out_dir={root}"] for a in ("--set", o)]
+    tool = [sys.executable, str(REPO / "tools" / "fewshot.py"), "predict", *sets, "--candidates", str(cands)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = tmp_path / "sub.json"
+    r = subprocess.run(tool + ["--out", str(out)], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 2 and "does not tell candidates apart" in r.stderr and not out.exists(), r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1].startswith("error: every one of the 6 scores")
+    r = subprocess.run(tool + ["--out", str(out), "--allow-degenerate"], capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert r.returncode == 0 and len(json.loads(out.read_text())) == 6, r.stderr[-2000:]
