@@ -38,14 +38,13 @@ def _resolve(args):
     """The profile (its space validates every code; its cost gives MACs and params), and the
     GT file (default: the config's train.gt)."""
     from pathlib import Path
-    from track1.config import REPO, load_config
+    from track1.config import load_config, repo_path
     from track1.profile import Profile
     cfg = load_config(args.config, args.overrides)
     if not (args.gt or cfg.train.gt):
         from track1.errors import InputError
         raise InputError("no --gt given and config key 'train.gt' is not set: pass --gt GT.json")
-    gt = Path(args.gt or cfg.train.gt)
-    return Profile.from_section(cfg.profile), gt if gt.is_absolute() or args.gt else REPO / gt
+    return Profile.from_section(cfg.profile), Path(args.gt) if args.gt else repo_path(cfg.train.gt)
 
 
 def main():

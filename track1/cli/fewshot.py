@@ -54,8 +54,11 @@ def main():
     scores = fewshot.score_parts(parts, cands, lambda t: scoring_config(t, a.config, a.overrides), a.out,
                                  jobs=a.jobs or cfg.score.jobs, parent_dir=parent if f.calibrate == "parent" else None)
     if not a.allow_degenerate:
+        # judged with the settings the parts scored with (their config, not the CLI's default)
         from track1.scoring.predict import check_scores
-        check_scores(scores, cfg.score, Profile.from_section(cfg.profile).num_classes)
+        from track1.scoring.trained import load_trained
+        first = load_trained(parts[0])
+        check_scores(scores, scoring_config(first, a.config, a.overrides)["score"], first.profile.num_classes)
     write_submission(a.out, cands, scores)
     print(f"{len(cands)} candidates scored by {len(parts)} few-shot sub-supernets -> {a.out}")
 

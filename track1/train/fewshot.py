@@ -96,8 +96,9 @@ def score_parts(part_dirs, candidates, cfg_of, out, jobs: int = 1, log=print, pa
     from ..scoring.run import score_candidates
     from ..scoring.trained import check_bn_mode, load_trained
     trained = [load_trained(d) for d in part_dirs]
-    for t in trained:
-        check_bn_mode(cfg_of(t)["score"], t)
+    cfgs = [cfg_of(t) for t in trained]
+    for t, c in zip(trained, cfgs):
+        check_bn_mode(c["score"], t)
     parts = route([c.code for c in candidates], [t.profile.space for t in trained])
     ref = None
     if parent_dir is not None:
@@ -111,7 +112,7 @@ def score_parts(part_dirs, candidates, cfg_of, out, jobs: int = 1, log=print, pa
         log(f"few-shot part {k + 1}/{len(trained)}: {len(mine)} candidates")
         if not mine:
             continue
-        got = score_candidates(t, cfg_of(t), [candidates[i] for i in mine],
+        got = score_candidates(t, cfgs[k], [candidates[i] for i in mine],
                                Path(f"{out}.part{k}.partial.jsonl"), jobs=jobs, log=log)
         own = [got[j] for j in range(len(mine))]
         shift = 0.0 if ref is None else sum(ref[i] for i in mine) / len(mine) - sum(own) / len(own)
